@@ -1,0 +1,3 @@
+"""Caravan: Airflow-centric batch ELT for marketing and sales data."""
+
+__version__ = "0.1.0"

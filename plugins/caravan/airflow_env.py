@@ -1,0 +1,64 @@
+"""Airflow's configuration under CARAVAN_HOME, derived from Caravan's settings.
+
+Set in the environment before Airflow is imported (Airflow reads its config
+at import), and inherited by every process Airflow starts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from caravan.settings import Settings
+
+WAREHOUSE_POOL_DESCRIPTION = "Writes to the single DuckDB warehouse file, one at a time"
+
+
+def airflow_environ(settings: Settings) -> dict[str, str]:
+    home = settings.airflow_home
+    return {
+        "CARAVAN_HOME": str(settings.home),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_dir),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "5",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.logs_dir / "airflow"),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__API__PORT": "8080",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        # dbt (run by Cosmos) must not phone home: there may be no network.
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+
+
+def apply(settings: Settings) -> None:
+    """Point this process (and its children) at Caravan's Airflow home."""
+    os.environ.update(airflow_environ(settings))
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+
+
+def ensure_database(settings: Settings) -> None:
+    """Create or upgrade Airflow's metadata DB and Caravan's pool (idempotent)."""
+    apply(settings)
+    marker = settings.airflow_home / ".migrated"
+    if not marker.exists():
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        marker.touch()
+    from airflow.models.pool import Pool
+
+    from caravan.dag_support import WAREHOUSE_POOL
+
+    Pool.create_or_update_pool(
+        WAREHOUSE_POOL, slots=1, description=WAREHOUSE_POOL_DESCRIPTION, include_deferred=False
+    )

@@ -1,0 +1,123 @@
+"""`caravan`: the one entry point, for people and for the Makefile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+
+from caravan.settings import Settings, get_settings
+
+# The demo company's week: fixed, so every demo shows the same figures.
+DEMO_START = "2026-11-01"
+DEMO_DAYS = 7
+
+
+def _print_progress(result, done: int, total: int) -> None:
+    mark = "ok" if result.state == "success" else result.state.upper()
+    print(
+        f"  [{done:>3}/{total}] {result.ds}  {result.dag_id:<20} {mark:<7} {result.seconds:5.1f}s",
+        flush=True,
+    )
+
+
+def _run(settings: Settings, start: str, end: str) -> int:
+    from caravan.runner import ChainFailed, date_range, run_chain
+
+    dates = date_range(start, end)
+    print(
+        f"Running {len(dates)} day(s), {start} .. {end}, through Airflow "
+        f"(logs: {settings.logs_dir})",
+        flush=True,
+    )
+    began = time.monotonic()
+    try:
+        run_chain(settings, dates, on_result=_print_progress)
+    except ChainFailed as failed:
+        print(f"\nFAILED: {failed}", file=sys.stderr)
+        return 1
+    print(f"Done in {time.monotonic() - began:.0f}s.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(get_settings(), args.start, args.end or args.start)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from caravan.runner import date_range
+    from caravan.summary import print_summary
+    from spark_jobs.common.session import JavaNotFound, require_java
+
+    settings = get_settings()
+    try:
+        require_java()
+    except JavaNotFound as missing:
+        print(f"caravan demo: {missing}", file=sys.stderr)
+        return 2
+    dates = date_range(
+        args.start,
+        date.fromordinal(date.fromisoformat(args.start).toordinal() + args.days - 1).isoformat(),
+    )
+    status = _run(settings, dates[0], dates[-1])
+    if status == 0:
+        print_summary(settings, dates[0], dates[-1])
+    return status
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from caravan.summary import print_query
+
+    return print_query(get_settings(), args.query)
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from caravan.runner import build_manifest
+
+    build_manifest(get_settings())
+    print("dbt manifest built")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from caravan.webserver import serve
+
+    return serve(get_settings(), args.start, args.days)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="caravan", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="simulate the demo company's week and run the chain")
+    demo.add_argument("--start", default=DEMO_START, help=f"first day (default {DEMO_START})")
+    demo.add_argument("--days", type=int, default=DEMO_DAYS, help=f"days (default {DEMO_DAYS})")
+    demo.set_defaults(func=cmd_demo)
+
+    run = commands.add_parser("run", help="run the chain of DAGs for each date in a range")
+    run.add_argument("--start", required=True, help="first ds, YYYY-MM-DD")
+    run.add_argument("--end", help="last ds, YYYY-MM-DD (default: start)")
+    run.set_defaults(func=cmd_run)
+
+    sql = commands.add_parser("sql", help="query the warehouse (read-only)")
+    sql.add_argument("query")
+    sql.set_defaults(func=cmd_sql)
+
+    up = commands.add_parser("up", help="start Airflow's UI (airflow standalone) on :8080")
+    up.add_argument("--start", default=DEMO_START, help="first day the simulator serves")
+    up.add_argument("--days", type=int, default=DEMO_DAYS, help="days the simulator serves")
+    up.set_defaults(func=cmd_up)
+
+    manifest = commands.add_parser("manifest", help="build dbt's manifest for Cosmos")
+    manifest.set_defaults(func=cmd_manifest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

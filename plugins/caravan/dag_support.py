@@ -1,0 +1,42 @@
+"""What every Caravan DAG shares: default arguments and how a task finds its partition."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "caravan",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(minutes=30),
+}
+
+# Writes to the single DuckDB warehouse file go through this pool of one slot.
+WAREHOUSE_POOL = "caravan_warehouse"
+
+
+def partition_ds(context: dict) -> str:
+    """The `ds` (YYYY-MM-DD) a run processes, never "now".
+
+    In order: an explicit `ds` in the run's conf (manual runs, `caravan run`);
+    the run's partition key (runs triggered by partitioned asset events); the
+    start of the run's data interval (scheduled runs and backfills).
+    """
+    dag_run = context["dag_run"]
+    conf = dag_run.conf or {}
+    if conf.get("ds"):
+        return pendulum.parse(conf["ds"]).to_date_string()
+    partition_key = getattr(dag_run, "partition_key", None)
+    if partition_key:
+        return pendulum.parse(partition_key).to_date_string()
+    start = context.get("data_interval_start") or context.get("logical_date")
+    if start is None:
+        raise ValueError(f"run {dag_run.run_id}: no ds in conf, no partition key, no data interval")
+    return pendulum.instance(start).in_timezone("UTC").to_date_string()

@@ -1,0 +1,164 @@
+"""Reading and writing partitions, on a local folder or a bucket (fsspec)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import fsspec
+
+from caravan.lake.manifest import FileEntry, Manifest
+
+ZONES = ("raw", "curated", "quarantine")
+MANIFEST = "_manifest.json"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One `ds` of one entity in one zone; `source` is the domain in `curated`."""
+
+    zone: str
+    source: str
+    entity: str
+    ds: str
+
+    def __post_init__(self) -> None:
+        if self.zone not in ZONES:
+            raise ValueError(f"unknown lake zone {self.zone!r}: expected one of {ZONES}")
+        datetime.strptime(self.ds, "%Y-%m-%d")  # raises on a malformed ds
+
+    @property
+    def relpath(self) -> str:
+        return f"{self.zone}/{self.source}/{self.entity}/ds={self.ds}"
+
+    def __str__(self) -> str:
+        return f"{self.relpath}"
+
+
+class Lake:
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.root = self.root.rstrip("/")
+
+    @property
+    def is_local(self) -> bool:
+        return "file" in self.fs.protocol or "local" in self.fs.protocol
+
+    def path(self, partition: Partition) -> str:
+        return f"{self.root}/{partition.relpath}"
+
+    def staging_path(self, partition: Partition) -> str:
+        """Where unpublished writes of a partition go (`staging` zone)."""
+        return f"{self.root}/staging/{partition.relpath}"
+
+    def reader_url(self, path: str) -> str:
+        """A path as DuckDB or Spark take it: a plain path locally, `gs://…` on a bucket."""
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
+    # -- writing -------------------------------------------------------------
+
+    def write_jsonl_gz(self, folder: str, name: str, records: Iterable[dict]) -> tuple[str, int]:
+        """Write records as gzip JSON lines; returns (path, rows).
+
+        gzip's mtime is fixed so the same records give the same bytes (and sha256)
+        on every rerun.
+        """
+        buffer = io.BytesIO()
+        rows = 0
+        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as out:
+            for record in records:
+                out.write(json.dumps(record, sort_keys=True, default=str).encode())
+                out.write(b"\n")
+                rows += 1
+        path = f"{folder}/{name}"
+        self.fs.makedirs(folder, exist_ok=True)
+        self.fs.pipe_file(path, buffer.getvalue())
+        return path, rows
+
+    def clear(self, folder: str) -> None:
+        if self.fs.exists(folder):
+            self.fs.rm(folder, recursive=True)
+
+    def publish(
+        self,
+        partition: Partition,
+        staged: list[tuple[str, int]],
+        *,
+        run_id: str,
+        delivered: int,
+        quarantined: int,
+        schema: dict[str, str],
+        producer: str,
+    ) -> Manifest:
+        """Move staged files into the partition and write its manifest last.
+
+        The old manifest goes first, so while files change the partition is
+        absent to readers, never partial; a rerun replaces the partition whole.
+        """
+        final = self.path(partition)
+        manifest_path = f"{final}/{MANIFEST}"
+        if self.fs.exists(manifest_path):
+            self.fs.rm(manifest_path)
+        self.fs.makedirs(final, exist_ok=True)
+        entries = []
+        for index, (staged_path, rows) in enumerate(sorted(staged)):
+            name = f"part-{index:05d}{_suffix(staged_path)}"
+            data = self.fs.cat_file(staged_path)
+            self.fs.pipe_file(f"{final}/{name}", data)
+            entries.append(FileEntry(name, rows, len(data), hashlib.sha256(data).hexdigest()))
+        keep = {e.path for e in entries}
+        for stale in self.fs.ls(final, detail=False):
+            if posixpath.basename(stale) not in keep:
+                self.fs.rm(stale, recursive=True)
+        manifest = Manifest(
+            run_id=run_id,
+            source=partition.source,
+            entity=partition.entity,
+            ds=partition.ds,
+            files=entries,
+            delivered=delivered,
+            rows=sum(e.rows for e in entries),
+            quarantined=quarantined,
+            schema=schema,
+            producer=producer,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        self.fs.pipe_file(f"{final}/{MANIFEST}.tmp", manifest.to_json().encode())
+        self.fs.mv(f"{final}/{MANIFEST}.tmp", manifest_path)
+        for staged_path, _ in staged:
+            self.fs.rm(staged_path)
+        self.clear(self.staging_path(partition))  # what else the writer left (_SUCCESS, .crc)
+        return manifest
+
+    # -- reading -------------------------------------------------------------
+
+    def read_manifest(self, partition: Partition) -> Manifest | None:
+        path = f"{self.path(partition)}/{MANIFEST}"
+        if not self.fs.exists(path):
+            return None
+        return Manifest.from_json(self.fs.cat_file(path).decode())
+
+    def published_files(self, partition: Partition) -> list[str]:
+        """Reader URLs of a published partition's files; [] when it is not published."""
+        manifest = self.read_manifest(partition)
+        if manifest is None:
+            return []
+        return [self.reader_url(f"{self.path(partition)}/{f.path}") for f in manifest.files]
+
+    def published_dates(self, zone: str, source: str, entity: str) -> list[str]:
+        pattern = f"{self.root}/{zone}/{source}/{entity}/ds=*/{MANIFEST}"
+        return sorted(posixpath.basename(posixpath.dirname(p))[3:] for p in self.fs.glob(pattern))
+
+
+def _suffix(path: str) -> str:
+    for suffix in (".jsonl.gz", ".parquet"):
+        if path.endswith(suffix):
+            return suffix
+    return posixpath.splitext(path)[1]

@@ -1,0 +1,102 @@
+"""Tasks of the `ingest_<source>` DAGs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+from caravan.dag_support import partition_ds
+from caravan.lake import Lake
+from caravan.pipeline.gates import gate_frame
+from caravan.quality import raw
+from caravan.quality.frames import jsonl_frame
+from caravan.settings import get_settings
+from caravan.sources import ingest
+from caravan.sources.registry import load_registry
+
+log = logging.getLogger(__name__)
+
+
+def _source(name: str):
+    return load_registry(get_settings().dags_dir / "sources.yaml")[name]
+
+
+def records(source_name: str, entity_name: str, ds: str):
+    """What the source delivers for an entity and a day, through its Airflow connection."""
+    from airflow.sdk import Connection
+
+    source = _source(source_name)
+    entity = source.entities[entity_name]
+    conn = Connection.get(source.conn_id)
+    if source_name == "google_ads":
+        from caravan.sources import google_ads
+
+        config = google_ads.GoogleAdsConfig.from_connection(conn)
+        return google_ads.extract(config, entity_name, ds, ds)
+    if source_name == "shop_db":
+        from caravan.sources import shop_db
+
+        return shop_db.extract(
+            shop_db.url_from_connection(conn),
+            entity_name,
+            ds,
+            incremental_field=entity.incremental_field,
+        )
+    raise ValueError(f"source {source_name!r}: no extractor for kind {source.kind!r}")
+
+
+def extract(source_name: str, entity_name: str, context: dict) -> dict:
+    ds = partition_ds(context)
+    entity = _source(source_name).entities[entity_name]
+    lake = Lake(get_settings().lake_url)
+    staged = ingest.stage(lake, source_name, entity, ds, records(source_name, entity_name, ds))
+    log.info(
+        "%s/%s ds=%s: delivered %d, staged %d, quarantined %d",
+        source_name,
+        entity_name,
+        ds,
+        staged.delivered,
+        staged.rows,
+        staged.quarantined,
+    )
+    return staged.to_xcom()
+
+
+def gate(staged_xcom: dict, context: dict) -> dict:
+    staged = ingest.Staged.from_xcom(staged_xcom)
+    suite = raw.SUITES[(staged.source, staged.entity)]
+    lake = Lake(get_settings().lake_url)
+    frame = jsonl_frame(
+        lake,
+        [path for path, _ in staged.files],
+        raw.RAW_COLUMNS[(staged.source, staged.entity)],
+        suite.projection,
+    )
+    gate_frame(suite, frame, staged.ds, context["run_id"])
+    return staged_xcom
+
+
+def publish(staged_xcom: dict, context: dict) -> dict:
+    staged = ingest.Staged.from_xcom(staged_xcom)
+    manifest = ingest.publish(Lake(get_settings().lake_url), staged, context["run_id"])
+    log.info(
+        "published raw/%s/%s/ds=%s: %d rows, %d quarantined",
+        manifest.source,
+        manifest.entity,
+        manifest.ds,
+        manifest.rows,
+        manifest.quarantined,
+    )
+    return {"entity": manifest.entity, "ds": manifest.ds, "rows": manifest.rows}
+
+
+def announce(asset, manifests: list[dict], context: dict) -> None:
+    ds = partition_ds(context)
+    event = context["outlet_events"][asset]
+    event.extra = {"ds": ds, "rows": {m["entity"]: m["rows"] for m in manifests}}
+    event.add_partitions(ds)
+
+
+def dates(start: str, end: str) -> list[str]:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]

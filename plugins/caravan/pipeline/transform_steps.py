@@ -1,0 +1,94 @@
+"""Tasks of the `transform` DAG: Spark jobs into staged curated partitions, gated, published."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from caravan.dag_support import partition_ds
+from caravan.lake import Lake, Partition
+from caravan.pipeline.gates import gate_frame
+from caravan.quality import curated
+from caravan.quality.frames import parquet_frame
+from caravan.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# Spark job (module in spark_jobs/) → the curated entity it writes.
+JOB_OUTPUTS = {
+    "unify_ad_spend": ("marketing", "ad_spend_daily"),
+    "curate_orders": ("sales", "orders"),
+}
+PRODUCER = "caravan.transform"
+
+
+def _output(job: str, ds: str) -> Partition:
+    return Partition("curated", *JOB_OUTPUTS[job], ds)
+
+
+def staged_parquet(lake: Lake, partition: Partition) -> list[tuple[str, int]]:
+    """The Parquet files a job left in staging, with their row counts (from the footers)."""
+    import pyarrow.parquet as pq
+
+    files = []
+    for path in sorted(lake.fs.glob(f"{lake.staging_path(partition)}/*.parquet")):
+        with lake.fs.open(path, "rb") as handle:
+            files.append((path, pq.ParquetFile(handle).metadata.num_rows))
+    return files
+
+
+def run_job(job: str, context: dict) -> dict:
+    """Run a Spark job in this process (local[*] or through Spark Connect)."""
+    from spark_jobs.common.session import get_session
+
+    settings = get_settings()
+    ds = partition_ds(context)
+    lake = Lake(settings.lake_url)
+    module = importlib.import_module(f"spark_jobs.{job}")
+    module.run(get_session(f"caravan-{job}", settings.spark_remote), lake, ds)
+    staged = staged_parquet(lake, _output(job, ds))
+    log.info(
+        "%s ds=%s: staged %d rows in %d files", job, ds, sum(r for _, r in staged), len(staged)
+    )
+    return {"job": job, "ds": ds}
+
+
+def gate(job: str, context: dict) -> None:
+    ds = partition_ds(context)
+    partition = _output(job, ds)
+    lake = Lake(get_settings().lake_url)
+    suite = curated.SUITES[(partition.source, partition.entity)]
+    paths = [path for path, _ in staged_parquet(lake, partition)]
+    if not paths:
+        raise FileNotFoundError(f"{job}: nothing staged for {partition}")
+    gate_frame(suite, parquet_frame(lake, paths, suite.projection), ds, context["run_id"])
+
+
+def publish(job: str, context: dict) -> dict:
+    ds = partition_ds(context)
+    partition = _output(job, ds)
+    lake = Lake(get_settings().lake_url)
+    staged = staged_parquet(lake, partition)
+    import pyarrow.parquet as pq
+
+    with lake.fs.open(staged[0][0], "rb") as handle:
+        arrow_schema = pq.ParquetFile(handle).schema_arrow
+    rows = sum(r for _, r in staged)
+    manifest = lake.publish(
+        partition,
+        staged,
+        run_id=context["run_id"],
+        delivered=rows,
+        quarantined=0,
+        schema={f.name: str(f.type) for f in arrow_schema},
+        producer=f"{PRODUCER}.{job}",
+    )
+    log.info("published %s: %d rows", partition, manifest.rows)
+    return {"job": job, "ds": ds, "rows": manifest.rows}
+
+
+def announce(asset, context: dict) -> None:
+    ds = partition_ds(context)
+    event = context["outlet_events"][asset]
+    event.extra = {"ds": ds}
+    event.add_partitions(ds)

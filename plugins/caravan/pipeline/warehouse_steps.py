@@ -1,0 +1,40 @@
+"""Tasks of the `warehouse` DAG: load, gate the marts dbt built, publish to `analytics`."""
+
+from __future__ import annotations
+
+import logging
+
+from caravan.dag_support import partition_ds
+from caravan.lake import Lake
+from caravan.pipeline.gates import gate_frame
+from caravan.quality import marts
+from caravan.settings import get_settings
+from caravan.warehouse import duckdb as warehouse
+
+log = logging.getLogger(__name__)
+
+
+def load(domain: str, entity: str, context: dict) -> int:
+    settings = get_settings()
+    ds = partition_ds(context)
+    rows = warehouse.load_partition(
+        settings.warehouse_path, Lake(settings.lake_url), domain, entity, ds
+    )
+    log.info("loaded %s ds=%s: %d rows", warehouse.landing_table(domain, entity), ds, rows)
+    return rows
+
+
+def gate(mart: str, context: dict) -> None:
+    ds = partition_ds(context)
+    suite = marts.SUITES[("marts", mart)]
+    frame = warehouse.mart_frame(get_settings().warehouse_path, mart, suite.projection, ds)
+    gate_frame(suite, frame, ds, context["run_id"])
+
+
+def publish(context: dict) -> None:
+    warehouse.publish_analytics(get_settings().warehouse_path)
+    log.info(
+        "published %s to analytics for ds=%s",
+        ", ".join(warehouse.PUBLISHED_MARTS),
+        partition_ds(context),
+    )

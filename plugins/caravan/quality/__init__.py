@@ -1,0 +1,1 @@
+"""Quality gates: Great Expectations checks that decide whether a partition is published."""

@@ -1,0 +1,63 @@
+"""The curated gate: what a Spark job's output must hold before it is published."""
+
+from __future__ import annotations
+
+import great_expectations.expectations as gxe
+
+from caravan.quality.gate import Check
+from caravan.quality.suites import Suite
+
+PLATFORMS = ["google_ads", "meta_ads"]
+ORDER_STATUSES = ["placed", "shipped", "delivered", "cancelled"]
+
+SUITES: dict[tuple[str, str], Suite] = {
+    ("marketing", "ad_spend_daily"): Suite(
+        stage="curated",
+        source="marketing",
+        entity="ad_spend_daily",
+        projection="*, spend_date::varchar as spend_day",
+        key_columns=["spend_date", "platform", "campaign_id"],
+        checks=lambda ds: [
+            *[
+                Check(gxe.ExpectColumnValuesToNotBeNull(column=c))
+                for c in ("spend_date", "platform", "campaign_id", "currency", "spend")
+            ],
+            Check(
+                gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["spend_date", "platform", "campaign_id"]
+                )
+            ),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="platform", value_set=PLATFORMS)),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="spend_day", value_set=[ds])),
+            *[
+                Check(gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0))
+                for c in ("spend", "impressions", "clicks")
+            ],
+        ],
+    ),
+    ("sales", "orders"): Suite(
+        stage="curated",
+        source="sales",
+        entity="orders",
+        projection=(
+            "*, order_date::varchar as order_day,"
+            " gross_revenue - discount_amount - net_revenue as net_revenue_gap"
+        ),
+        key_columns=["order_id"],
+        checks=lambda ds: [
+            *[
+                Check(gxe.ExpectColumnValuesToNotBeNull(column=c))
+                for c in ("order_id", "customer_key", "order_date", "status", "net_revenue")
+            ],
+            Check(gxe.ExpectColumnValuesToBeUnique(column="order_id")),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="order_day", value_set=[ds])),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="status", value_set=ORDER_STATUSES)),
+            Check(gxe.ExpectColumnValuesToBeBetween(column="net_revenue", min_value=0)),
+            Check(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="net_revenue_gap", min_value=0, max_value=0
+                )
+            ),
+        ],
+    ),
+}

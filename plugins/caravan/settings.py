@@ -1,0 +1,86 @@
+"""Caravan's settings: the one place that reads the environment (DESIGN §3).
+
+Only URLs, credentials and settings differ between the embedded default and a
+deployment at scale; everything that differs is read here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+TARGETS = ("duckdb", "snowflake", "bigquery")
+
+# The repository root when Caravan runs from a checkout (editable install).
+_CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    lake_url: str
+    target: str
+    spark_remote: str | None
+    openai_api_key: str | None
+    openai_base_url: str | None
+    project_dir: Path
+    seed: int
+    reporting_currency: str = "USD"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("CARAVAN_HOME") or ".caravan").expanduser().resolve()
+        target = env.get("CARAVAN_TARGET") or "duckdb"
+        if target not in TARGETS:
+            raise ValueError(f"CARAVAN_TARGET={target!r}: expected one of {', '.join(TARGETS)}")
+        return cls(
+            home=home,
+            lake_url=(env.get("CARAVAN_LAKE_URL") or f"file://{home / 'lake'}").rstrip("/"),
+            target=target,
+            spark_remote=env.get("CARAVAN_SPARK_REMOTE") or None,
+            openai_api_key=env.get("OPENAI_API_KEY") or None,
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            project_dir=Path(env.get("CARAVAN_PROJECT_DIR") or _CHECKOUT_ROOT).resolve(),
+            seed=int(env.get("CARAVAN_SEED") or 42),
+        )
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def sources_dir(self) -> Path:
+        """Where the simulator keeps its systems' state."""
+        return self.home / "sources"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.home / "data_docs"
+
+    @property
+    def dags_dir(self) -> Path:
+        return self.project_dir / "dags"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_dir / "dbt_project"
+
+    @property
+    def offline_llm(self) -> bool:
+        return self.openai_api_key is None
+
+
+def get_settings() -> Settings:
+    """Settings from the current environment (cheap; read on every call so tests can vary it)."""
+    return Settings.from_env()

@@ -1,0 +1,299 @@
+"""A Google Ads-shaped search API over real HTTP, serving the World's ad account.
+
+Just enough of `POST /v21/customers/{id}/googleAds:search` for an ingest client
+to be written the way it would be against Google: bearer token and developer
+token headers, GAQL in the body, small pages with opaque page tokens, int64
+metrics as strings and Google's JSON error shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from caravan.simulator.world import World
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "v21"
+_SEARCH_PATH = re.compile(rf"^/{API_VERSION}/customers/(?P<customer_id>[^/]+)/googleAds:search$")
+_QUERY = re.compile(
+    r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<resource>\w+)"
+    r"(?:\s+WHERE\s+(?P<where>.+?))?"
+    r"(?:\s+ORDER\s+BY\s+[\w.,\s]+?(?:\s+(?:ASC|DESC))?)?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_DATE = r"'(\d{4}-\d{2}-\d{2})'"
+_DATE_BETWEEN = re.compile(rf"^segments\.date\s+BETWEEN\s+{_DATE}\s+AND\s+{_DATE}$", re.IGNORECASE)
+_DATE_EQUALS = re.compile(rf"^segments\.date\s*=\s*{_DATE}$", re.IGNORECASE)
+
+PERFORMANCE_FIELD_MASK = ",".join(
+    (
+        "campaign.resourceName",
+        "campaign.id",
+        "campaign.name",
+        "metrics.costMicros",
+        "metrics.impressions",
+        "metrics.clicks",
+        "metrics.conversions",
+        "segments.date",
+    )
+)
+CAMPAIGN_FIELD_MASK = ",".join(
+    (
+        "campaign.resourceName",
+        "campaign.id",
+        "campaign.name",
+        "campaign.status",
+        "campaign.advertisingChannelType",
+    )
+)
+
+
+class ApiError(Exception):
+    """An error to answer in Google's shape: {"error": {"code", "message", "status"}}."""
+
+    def __init__(self, code: HTTPStatus, message: str, status: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": int(self.code), "message": self.message, "status": self.status}}
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(HTTPStatus.BAD_REQUEST, message, "INVALID_ARGUMENT")
+
+
+@dataclass(frozen=True)
+class Query:
+    """The parts of a GAQL query the simulator understands."""
+
+    resource: str
+    first_day: date | None = None
+    last_day: date | None = None
+
+
+def parse_query(gaql: str) -> Query:
+    """Parse `SELECT … FROM campaign [WHERE segments.date …] [ORDER BY …]` or raise 400."""
+    match = _QUERY.match(gaql or "")
+    if match is None:
+        raise _invalid(f"Cannot parse GAQL query: {gaql!r}")
+    resource = match["resource"].lower()
+    if resource != "campaign":
+        raise _invalid(f"Unsupported resource in FROM clause: {match['resource']!r}")
+    where = (match["where"] or "").strip()
+    if not where:
+        return Query(resource)
+    if between := _DATE_BETWEEN.match(where):
+        first, last = _parse_date(between[1]), _parse_date(between[2])
+    elif equals := _DATE_EQUALS.match(where):
+        first = last = _parse_date(equals[1])
+    else:
+        raise _invalid(f"Unsupported WHERE clause: {where!r} (only segments.date filters)")
+    if first > last:
+        raise _invalid(f"Date range starts after it ends: {first} > {last}")
+    return Query(resource, first, last)
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _invalid(f"Invalid date {text!r} in WHERE clause") from None
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def performance_rows(world: World, first: date, last: date) -> list[dict[str, Any]]:
+    """Campaign metrics per day, ordered by date then campaign id, shaped like Google's."""
+    cid = world.google_ads_customer_id
+    names = {campaign.campaign_id: campaign.name for campaign in world.campaigns()}
+    rows = []
+    for day in _days(first, last):
+        for perf in sorted(world.campaign_performance(day), key=lambda p: int(p.campaign_id)):
+            rows.append(
+                {
+                    "campaign": {
+                        "resourceName": f"customers/{cid}/campaigns/{perf.campaign_id}",
+                        "id": perf.campaign_id,
+                        "name": names[perf.campaign_id],
+                    },
+                    "metrics": {
+                        "costMicros": str(perf.cost_micros),
+                        "impressions": str(perf.impressions),
+                        "clicks": str(perf.clicks),
+                        "conversions": perf.conversions,
+                    },
+                    "segments": {"date": day.isoformat()},
+                }
+            )
+    return rows
+
+
+def campaign_rows(world: World) -> list[dict[str, Any]]:
+    """The account's campaigns, ordered by id."""
+    cid = world.google_ads_customer_id
+    return [
+        {
+            "campaign": {
+                "resourceName": f"customers/{cid}/campaigns/{campaign.campaign_id}",
+                "id": campaign.campaign_id,
+                "name": campaign.name,
+                "status": campaign.status,
+                "advertisingChannelType": campaign.channel_type,
+            }
+        }
+        for campaign in sorted(world.campaigns(), key=lambda c: int(c.campaign_id))
+    ]
+
+
+def _query_fingerprint(gaql: str) -> str:
+    return hashlib.sha256(" ".join(gaql.split()).encode()).hexdigest()[:16]
+
+
+def encode_page_token(gaql: str, offset: int) -> str:
+    """Opaque to clients; stateless here, and bound to the query it was issued for."""
+    payload = json.dumps({"q": _query_fingerprint(gaql), "o": offset}).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_page_token(token: str, gaql: str) -> int:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded))
+        offset = payload["o"]
+        fingerprint = payload["q"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise _invalid(f"Invalid page token: {token!r}") from None
+    if fingerprint != _query_fingerprint(gaql) or not isinstance(offset, int) or offset < 0:
+        raise _invalid("Page token does not belong to this query")
+    return offset
+
+
+def search(world: World, body: dict[str, Any], page_size: int) -> dict[str, Any]:
+    """Answer one search request: a page of rows, a next page token when there are more."""
+    gaql = body.get("query")
+    if not isinstance(gaql, str) or not gaql.strip():
+        raise _invalid("Request body must contain a non-empty 'query'")
+    query = parse_query(gaql)
+    if query.first_day is not None and query.last_day is not None:
+        rows = performance_rows(world, query.first_day, query.last_day)
+        field_mask = PERFORMANCE_FIELD_MASK
+    else:
+        rows = campaign_rows(world)
+        field_mask = CAMPAIGN_FIELD_MASK
+    token = body.get("pageToken") or ""
+    offset = decode_page_token(token, gaql) if token else 0
+    response: dict[str, Any] = {"results": rows[offset : offset + page_size]}
+    if offset + page_size < len(rows):
+        response["nextPageToken"] = encode_page_token(gaql, offset + page_size)
+    response["fieldMask"] = field_mask
+    return response
+
+
+class GoogleAdsServer(ThreadingHTTPServer):
+    """An HTTP server that knows its World and page size."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], world: World, page_size: int) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        self.world = world
+        self.page_size = page_size
+        super().__init__(address, GoogleAdsHandler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class GoogleAdsHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: GoogleAdsServer
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        try:
+            payload = self._handle_search(body)
+        except ApiError as error:
+            self._send_json(error.code, error.body())
+        else:
+            self._send_json(HTTPStatus.OK, payload)
+
+    def do_GET(self) -> None:
+        self._read_body()
+        error = ApiError(HTTPStatus.NOT_FOUND, f"No such method: GET {self.path}", "NOT_FOUND")
+        self._send_json(error.code, error.body())
+
+    def _handle_search(self, body: bytes) -> dict[str, Any]:
+        match = _SEARCH_PATH.match(self.path)
+        if match is None:
+            raise ApiError(HTTPStatus.NOT_FOUND, f"No such method: {self.path}", "NOT_FOUND")
+        self._check_credentials()
+        customer_id = match["customer_id"]
+        if customer_id != self.server.world.google_ads_customer_id:
+            raise ApiError(
+                HTTPStatus.FORBIDDEN,
+                f"The caller does not have permission to access customer {customer_id}",
+                "PERMISSION_DENIED",
+            )
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            raise _invalid("Request body is not valid JSON") from None
+        if not isinstance(request, dict):
+            raise _invalid("Request body must be a JSON object")
+        return search(self.server.world, request, self.server.page_size)
+
+    def _check_credentials(self) -> None:
+        authorization = self.headers.get("Authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme != "Bearer" or not token.strip():
+            raise ApiError(
+                HTTPStatus.UNAUTHORIZED,
+                "Request is missing required authentication credential (Authorization: Bearer)",
+                "UNAUTHENTICATED",
+            )
+        if not self.headers.get("developer-token", "").strip():
+            raise ApiError(
+                HTTPStatus.UNAUTHORIZED, "Missing developer-token header", "UNAUTHENTICATED"
+            )
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send_json(self, code: HTTPStatus, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The request line and status only: headers (and the tokens in them) are never logged.
+        log.info("%s %s", self.address_string(), format % args)
+
+
+def make_server(
+    world: World, host: str = "127.0.0.1", port: int = 0, page_size: int = 50
+) -> GoogleAdsServer:
+    """A ready-to-serve server (port 0 picks a free port; see `.url`)."""
+    return GoogleAdsServer((host, port), world, page_size)

@@ -1,0 +1,66 @@
+"""The source registry (`dags/sources.yaml`), parsed into typed specs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+KINDS = ("rest_api", "sql_database")
+WINDOWS = ("data_interval", "snapshot")
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    name: str
+    primary_key: tuple[str, ...]
+    required: tuple[str, ...]
+    window: str
+    incremental_field: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    kind: str
+    conn_id: str
+    schedule: str
+    entities: dict[str, EntitySpec]
+
+
+def load_registry(path: Path) -> dict[str, SourceSpec]:
+    """Parse the registry; a malformed entry raises naming the file, source and field."""
+    raw = yaml.safe_load(path.read_text()) or {}
+    return {name: _source(path, name, body or {}) for name, body in raw.items()}
+
+
+def _source(path: Path, name: str, body: dict) -> SourceSpec:
+    def need(mapping: dict, key: str, where: str):
+        if key not in mapping:
+            raise ValueError(f"{path}: source {name!r}: {where}missing field {key!r}")
+        return mapping[key]
+
+    kind = need(body, "kind", "")
+    if kind not in KINDS:
+        raise ValueError(f"{path}: source {name!r}: kind {kind!r} is not one of {KINDS}")
+    entities = {}
+    for entity, spec in need(body, "entities", "").items():
+        where = f"entity {entity!r}: "
+        window = spec.get("window", "data_interval")
+        if window not in WINDOWS:
+            raise ValueError(f"{path}: source {name!r}: {where}window {window!r} not in {WINDOWS}")
+        entities[entity] = EntitySpec(
+            name=entity,
+            primary_key=tuple(need(spec, "primary_key", where)),
+            required=tuple(spec.get("required", need(spec, "primary_key", where))),
+            window=window,
+            incremental_field=spec.get("incremental_field"),
+        )
+    return SourceSpec(
+        name=name,
+        kind=kind,
+        conn_id=need(body, "conn_id", ""),
+        schedule=body.get("schedule", "@daily"),
+        entities=entities,
+    )

@@ -1,0 +1,77 @@
+"""What the warehouse holds, printed for people (`caravan demo`, `caravan sql`)."""
+
+from __future__ import annotations
+
+import sys
+
+import duckdb
+
+from caravan.settings import Settings
+
+SUMMARY_QUERIES = (
+    (
+        "Orders (analytics.fct_orders)",
+        "select count(*) as orders, count(*) filter (where is_revenue) as revenue_orders,"
+        " sum(net_revenue) filter (where is_revenue) as net_revenue"
+        " from analytics.fct_orders where order_date between $start and $end",
+    ),
+    (
+        "Ad spend (analytics.fct_ad_spend_daily)",
+        "select platform, sum(spend) as spend, sum(impressions) as impressions,"
+        " sum(clicks) as clicks from analytics.fct_ad_spend_daily"
+        " where spend_date between $start and $end group by platform order by platform",
+    ),
+    (
+        "Marketing ROI by channel (analytics.mart_marketing_roi, last_touch)",
+        "select channel, sum(spend) as spend, sum(attributed_revenue) as attributed_revenue,"
+        " round(sum(attributed_revenue) / nullif(sum(spend), 0), 2) as roas,"
+        " sum(attributed_orders) as orders, sum(new_customers) as new_customers"
+        " from analytics.mart_marketing_roi where attribution_model = 'last_touch'"
+        " and report_date between $start and $end group by channel order by channel",
+    ),
+)
+
+
+def _print_table(cursor) -> None:
+    columns = [d[0] for d in cursor.description]
+    rows = [["" if v is None else str(v) for v in row] for row in cursor.fetchall()]
+    widths = [
+        max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
+    ]
+    print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in rows:
+        print("  " + "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+    print(f"  ({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def print_query(settings: Settings, query: str) -> int:
+    if not settings.warehouse_path.exists():
+        print(f"no warehouse at {settings.warehouse_path}: run `make demo` first", file=sys.stderr)
+        return 1
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        _print_table(con.execute(query))
+    except duckdb.Error as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    return 0
+
+
+def print_summary(settings: Settings, start: str, end: str) -> None:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        for title, query in SUMMARY_QUERIES:
+            print(f"\n{title}, {start} .. {end}")
+            _print_table(con.execute(query, {"start": start, "end": end}))
+    finally:
+        con.close()
+    print(f"""
+Where to look next:
+  .venv/bin/caravan sql "select * from analytics.mart_marketing_roi limit 10"
+  .venv/bin/caravan up        Airflow's UI on http://localhost:8080 (DAGs, runs, logs)
+  lake:       {settings.lake_url}
+  warehouse:  {settings.warehouse_path}  (schemas landing, staging, marts, analytics, quality)
+  quality:    select * from quality.validation_results
+  logs:       {settings.logs_dir}""")

@@ -1,0 +1,1 @@
+"""The warehouse: curated partitions into `landing`, dbt into `marts`, published to `analytics`."""

@@ -1,0 +1,73 @@
+"""The embedded warehouse: one DuckDB file, written by one task at a time (a pool of one slot)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from caravan.lake import Lake, Partition
+
+# dbt builds these in `marts`; the marts gate passes them to `analytics`.
+PUBLISHED_MARTS = ("fct_orders", "fct_ad_spend_daily", "mart_marketing_roi")
+
+
+def landing_table(domain: str, entity: str) -> str:
+    """`curated/<domain>/<entity>` lands in `landing.<domain>__<entity>`."""
+    return f"landing.{domain}__{entity}"
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection held only as long as needed: other tasks write the same file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def load_partition(warehouse: Path, lake: Lake, domain: str, entity: str, ds: str) -> int:
+    """Replace one `ds` of a landing table with the published curated partition."""
+    files = lake.published_files(Partition("curated", domain, entity, ds))
+    if not files:
+        raise FileNotFoundError(f"curated/{domain}/{entity}/ds={ds} is not published in {lake.url}")
+    table = landing_table(domain, entity)
+    with connect(warehouse) as con:
+        if not lake.is_local:
+            con.register_filesystem(lake.fs)
+        source = "(select *, cast($ds as date) as ds from read_parquet($files))"
+        params = {"ds": ds, "files": files}
+        con.execute("begin")
+        con.execute("create schema if not exists landing")
+        con.execute(f"create table if not exists {table} as select * from {source} limit 0", params)
+        con.execute(f"delete from {table} where ds = cast($ds as date)", {"ds": ds})
+        con.execute(f"insert into {table} by name select * from {source}", params)
+        loaded = con.execute(
+            f"select count(*) from {table} where ds = cast($ds as date)", {"ds": ds}
+        ).fetchone()[0]
+        con.execute("commit")
+    return loaded
+
+
+def mart_frame(warehouse: Path, table: str, projection: str, ds: str) -> pd.DataFrame:
+    """A mart as built (in `marts`, before publishing), projected for its gate."""
+    params = {"ds": ds} if "$ds" in projection else {}  # DuckDB refuses unused parameters
+    # Not read-only: in-process dbt may hold the file open read-write, and DuckDB
+    # refuses a second connection to one file with another configuration.
+    with connect(warehouse) as con:
+        return con.execute(f"select {projection} from marts.{table} as source_rows", params).df()
+
+
+def publish_analytics(warehouse: Path, marts: tuple[str, ...] = PUBLISHED_MARTS) -> None:
+    """Copy the gated marts into `analytics` in one transaction: analysts see all or nothing."""
+    with connect(warehouse) as con:
+        con.execute("begin")
+        con.execute("create schema if not exists analytics")
+        for mart in marts:
+            con.execute(f"create or replace table analytics.{mart} as select * from marts.{mart}")
+        con.execute("commit")

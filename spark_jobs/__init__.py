@@ -1,0 +1,1 @@
+"""PySpark jobs: raw → curated. Pure `transform_*` functions plus a thin `main(argv)`."""

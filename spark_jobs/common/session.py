@@ -1,0 +1,44 @@
+"""The Spark session: in-process `local[*]` by default, Spark Connect when a remote is set."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from pyspark.sql import SparkSession
+
+
+class JavaNotFound(RuntimeError):
+    pass
+
+
+def require_java() -> str:
+    """The java binary Spark will start, or a clear error saying how to get one."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        raise JavaNotFound(
+            "Spark needs Java 17 or newer and none was found"
+            + (f" (JAVA_HOME={java_home} has no bin/java)" if java_home else " on PATH")
+            + ". Install it (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`;"
+            " macOS: `brew install openjdk@17`) or set JAVA_HOME."
+        )
+    return java
+
+
+def get_session(app_name: str = "caravan", remote: str | None = None) -> SparkSession:
+    """A session for `remote` (a Spark Connect URL) or a local one; reused within a process."""
+    builder = SparkSession.builder.appName(app_name)
+    if remote:
+        return builder.remote(remote).getOrCreate()
+    require_java()
+    return (
+        builder.master("local[*]")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.ansi.enabled", "true")
+        .getOrCreate()
+    )
