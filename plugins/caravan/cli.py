@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date
+import traceback
 
 from caravan.settings import Settings, get_settings
 
@@ -14,29 +14,40 @@ DEMO_START = "2026-11-01"
 DEMO_DAYS = 7
 
 
-def _print_progress(result, done: int, total: int) -> None:
-    mark = "ok" if result.state == "success" else result.state.upper()
-    print(
-        f"  [{done:>3}/{total}] {result.ds}  {result.dag_id:<20} {mark:<7} {result.seconds:5.1f}s",
-        flush=True,
-    )
-
-
 def _run(settings: Settings, start: str, end: str) -> int:
-    from caravan.runner import ChainFailed, date_range, run_chain
+    """Run the chain with a progress line per DAG run; everything else goes to the log."""
+    from caravan.runner import ChainFailed, date_range, output_to_file, run_chain
 
     dates = date_range(start, end)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.logs_dir / "run.log"
     print(
-        f"Running {len(dates)} day(s), {start} .. {end}, through Airflow "
-        f"(logs: {settings.logs_dir})",
+        f"Running {len(dates)} day(s), {start} .. {end}, through Airflow (log: {log_file})",
         flush=True,
     )
     began = time.monotonic()
-    try:
-        run_chain(settings, dates, on_result=_print_progress)
-    except ChainFailed as failed:
-        print(f"\nFAILED: {failed}", file=sys.stderr)
-        return 1
+    with output_to_file(log_file) as terminal:
+
+        def progress(result, done: int, total: int) -> None:
+            mark = "ok" if result.state == "success" else result.state.upper()
+            print(
+                f"  [{done:>3}/{total}] {result.ds}  {result.dag_id:<18} {mark:<7}"
+                f" {result.seconds:5.1f}s",
+                file=terminal,
+            )
+
+        try:
+            run_chain(settings, dates, on_result=progress)
+        except ChainFailed as failed:
+            print(f"\nFAILED: {failed}", file=terminal)
+            return 1
+        except Exception as error:  # the traceback goes to the log
+            traceback.print_exc()
+            print(
+                f"\nERROR: {type(error).__name__}: {error}\n(traceback in {log_file})",
+                file=terminal,
+            )
+            return 1
     print(f"Done in {time.monotonic() - began:.0f}s.")
     return 0
 
@@ -46,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from caravan.runner import date_range
+    from caravan.runner import window
     from caravan.summary import print_summary
     from spark_jobs.common.session import JavaNotFound, require_java
 
@@ -56,10 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except JavaNotFound as missing:
         print(f"caravan demo: {missing}", file=sys.stderr)
         return 2
-    dates = date_range(
-        args.start,
-        date.fromordinal(date.fromisoformat(args.start).toordinal() + args.days - 1).isoformat(),
-    )
+    dates = window(args.start, args.days)
     status = _run(settings, dates[0], dates[-1])
     if status == 0:
         print_summary(settings, dates[0], dates[-1])

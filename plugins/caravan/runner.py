@@ -7,13 +7,15 @@ chain them, with the `ds` passed in the run's conf.
 from __future__ import annotations
 
 import json
-import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
+from typing import TextIO
 
 import pendulum
 
@@ -42,6 +44,14 @@ def date_range(start: str, end: str) -> list[str]:
     if last < first:
         raise ValueError(f"end {end} is before start {start}")
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def window(start: str, days: int) -> list[str]:
+    """`days` consecutive dates from `start`."""
+    if days < 1:
+        raise ValueError(f"days must be at least 1, not {days}")
+    first = date.fromisoformat(start)
+    return [(first + timedelta(days=n)).isoformat() for n in range(days)]
 
 
 def simulator_connections(
@@ -128,15 +138,27 @@ def build_manifest(settings: Settings) -> None:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
 
 
-def _quiet_logging(log_file) -> None:
-    """Airflow's and the tasks' logs go to a file; the terminal shows progress only."""
-    handler = logging.FileHandler(log_file)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        root.removeHandler(existing)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+@contextmanager
+def output_to_file(log_file: Path) -> Iterator[TextIO]:
+    """Send this process's stdout and stderr (Airflow's task logs, Spark's JVM) to a file;
+    yields a stream to the terminal for progress lines."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    with open(log_file, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        terminal.close()
 
 
 def run_chain(
@@ -148,8 +170,6 @@ def run_chain(
     """Run each DAG of the chain for each date, in order; stop at the first failed run."""
     airflow_env.ensure_database(settings)
     ensure_manifest(settings)
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    _quiet_logging(settings.logs_dir / "run.log")
 
     from airflow.dag_processing.dagbag import DagBag
 
@@ -161,7 +181,7 @@ def run_chain(
         )
     results: list[DagRunResult] = []
     total = len(dates) * len(dag_ids)
-    with embedded_sources(settings, dates):
+    with embedded_sources(settings, dates), _spark_stopped_after():
         for ds in dates:
             for dag_id in dag_ids:
                 result = _run_dag(dagbag.get_dag(dag_id), ds)
@@ -171,9 +191,23 @@ def run_chain(
                 if result.state != "success":
                     raise ChainFailed(
                         f"{dag_id} failed for ds={ds} (tasks: {', '.join(result.failed_tasks)});"
-                        f" logs: {settings.logs_dir / 'airflow'}, {settings.logs_dir / 'run.log'}"
+                        f" see {settings.logs_dir / 'run.log'}"
                     )
     return results
+
+
+@contextmanager
+def _spark_stopped_after() -> Iterator[None]:
+    """Stop the Spark session the transform tasks started in this process, if any."""
+    try:
+        yield
+    finally:
+        if "pyspark.sql" in sys.modules:
+            from pyspark.sql import SparkSession
+
+            session = SparkSession.getActiveSession()
+            if session is not None:
+                session.stop()
 
 
 def _run_dag(dag, ds: str) -> DagRunResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
@@ -32,12 +33,14 @@ def get_session(app_name: str = "caravan", remote: str | None = None) -> SparkSe
     if remote:
         return builder.remote(remote).getOrCreate()
     require_java()
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # gateway chatter, at exit too
     return (
         builder.master("local[*]")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")
         .config("spark.sql.ansi.enabled", "true")
         .getOrCreate()
