@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow.sdk import dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from caravan.assets import RAW
 from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
@@ -31,7 +31,8 @@ REGISTRY = Path(__file__).with_name("sources.yaml")
 def build_ingest_dag(source: SourceSpec):
     @dag(
         dag_id=f"ingest_{source.name}",
-        schedule=source.schedule,
+        # A data interval per run (the day before the run): `ds` is a whole, past day.
+        schedule=CronDataIntervalTimetable(source.schedule, timezone="UTC"),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=4,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from caravan.settings import Settings
 
@@ -19,9 +20,13 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
     home = settings.airflow_home
     return {
         "CARAVAN_HOME": str(settings.home),
+        # Airflow starts its components as `airflow ...`: find this environment's first.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_dir),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # Task processes each import Python's data stack: more than two per core thrash.
+        "AIRFLOW__CORE__PARALLELISM": str(2 * (os.cpu_count() or 2)),
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "5",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",

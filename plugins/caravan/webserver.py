@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +46,8 @@ def wait_until_healthy(process: subprocess.Popen, timeout: float) -> bool:
 
 
 def serve(settings: Settings, start: str, days: int) -> int:
+    # SIGTERM (e.g. from a supervisor) unwinds like Ctrl-C, so Airflow and the simulator stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     airflow_env.ensure_database(settings)
     ensure_manifest(settings)
     password = admin_password(settings)

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
 
 from caravan.dag_support import partition_ds
 from caravan.lake import Lake
-from caravan.pipeline.gates import gate_frame
-from caravan.quality import raw
-from caravan.quality.frames import jsonl_frame
 from caravan.settings import get_settings
 from caravan.sources import ingest
 from caravan.sources.registry import load_registry
@@ -63,6 +59,10 @@ def extract(source_name: str, entity_name: str, context: dict) -> dict:
 
 
 def gate(staged_xcom: dict, context: dict) -> dict:
+    from caravan.pipeline.gates import gate_frame  # GX is heavy: only gate tasks import it
+    from caravan.quality import raw
+    from caravan.quality.frames import jsonl_frame
+
     staged = ingest.Staged.from_xcom(staged_xcom)
     suite = raw.SUITES[(staged.source, staged.entity)]
     lake = Lake(get_settings().lake_url)
@@ -95,8 +95,3 @@ def announce(asset, manifests: list[dict], context: dict) -> None:
     event = context["outlet_events"][asset]
     event.extra = {"ds": ds, "rows": {m["entity"]: m["rows"] for m in manifests}}
     event.add_partitions(ds)
-
-
-def dates(start: str, end: str) -> list[str]:
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]

@@ -7,9 +7,6 @@ import logging
 
 from caravan.dag_support import partition_ds
 from caravan.lake import Lake, Partition
-from caravan.pipeline.gates import gate_frame
-from caravan.quality import curated
-from caravan.quality.frames import parquet_frame
 from caravan.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +51,10 @@ def run_job(job: str, context: dict) -> dict:
 
 
 def gate(job: str, context: dict) -> None:
+    from caravan.pipeline.gates import gate_frame  # GX is heavy: only gate tasks import it
+    from caravan.quality import curated
+    from caravan.quality.frames import parquet_frame
+
     ds = partition_ds(context)
     partition = _output(job, ds)
     lake = Lake(get_settings().lake_url)

@@ -6,8 +6,6 @@ import logging
 
 from caravan.dag_support import partition_ds
 from caravan.lake import Lake
-from caravan.pipeline.gates import gate_frame
-from caravan.quality import marts
 from caravan.settings import get_settings
 from caravan.warehouse import duckdb as warehouse
 
@@ -25,6 +23,9 @@ def load(domain: str, entity: str, context: dict) -> int:
 
 
 def gate(mart: str, context: dict) -> None:
+    from caravan.pipeline.gates import gate_frame  # GX is heavy: only gate tasks import it
+    from caravan.quality import marts
+
     ds = partition_ds(context)
     suite = marts.SUITES[("marts", mart)]
     frame = warehouse.mart_frame(get_settings().warehouse_path, mart, suite.projection, ds)

@@ -61,6 +61,6 @@ def _source(path: Path, name: str, body: dict) -> SourceSpec:
         name=name,
         kind=kind,
         conn_id=need(body, "conn_id", ""),
-        schedule=body.get("schedule", "@daily"),
+        schedule=body.get("schedule", "0 0 * * *"),
         entities=entities,
     )

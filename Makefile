@@ -1,0 +1,49 @@
+# The project's vocabulary. Everything runs from the venv that `setup` makes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint format up manifest clean check-java
+
+setup: $(STAMP)
+
+# uv (from PyPI, into the venv) installs the pinned set in well under a minute.
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Caravan needs Python 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -e .
+	touch $(STAMP)
+
+check-java:
+	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
+	  echo "Caravan's Spark jobs need Java 17+, and none was found."; \
+	  echo "Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME."; \
+	  exit 2; }
+
+demo: setup check-java
+	$(BIN)/caravan demo
+
+test: setup check-java
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+up: setup check-java
+	$(BIN)/caravan up
+
+manifest: setup
+	$(BIN)/caravan manifest
+
+lock:
+	$(BIN)/uv pip compile --quiet requirements.in --python-version 3.11 -o requirements.txt
+
+clean:
+	rm -rf .caravan dbt_project/target dbt_project/logs

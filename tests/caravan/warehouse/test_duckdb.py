@@ -1,0 +1,193 @@
+"""Loading published curated partitions into a real DuckDB file, and publishing the marts.
+
+Curated partitions are Parquet files written here with pyarrow and published with
+`Lake.publish`; expected rows are the ones written.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from caravan.lake import Lake, Partition
+from caravan.warehouse.duckdb import load_partition, publish_analytics
+
+SCHEMA = pa.schema(
+    [
+        ("order_id", pa.string()),
+        ("net_revenue", pa.decimal128(18, 2)),
+        ("order_date", pa.date32()),
+    ]
+)
+DAY_1 = [("1", Decimal("10.50"), date(2026, 3, 1)), ("2", Decimal("0.10"), date(2026, 3, 1))]
+DAY_2 = [("3", Decimal("99.99"), date(2026, 3, 2))]
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake(f"file://{tmp_path / 'lake'}")
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse.duckdb"
+
+
+def publish_orders(lake: Lake, ds: str, *files: list[tuple]) -> None:
+    """Write each list of rows as one Parquet file in staging, then publish the partition."""
+    partition = Partition("curated", "sales", "orders", ds)
+    staging = Path(lake.staging_path(partition))
+    staging.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for n, rows in enumerate(files):
+        table = pa.Table.from_pylist(
+            [dict(zip(SCHEMA.names, row, strict=True)) for row in rows], schema=SCHEMA
+        )
+        path = staging / f"part-{n}.parquet"
+        pq.write_table(table, path)
+        staged.append((str(path), len(rows)))
+    total = sum(len(rows) for rows in files)
+    lake.publish(
+        partition,
+        staged,
+        run_id="run",
+        delivered=total,
+        quarantined=0,
+        schema={"order_id": "string", "net_revenue": "decimal(18,2)", "order_date": "date"},
+        producer="tests",
+    )
+
+
+def landed(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse)) as con:
+        return con.execute(
+            "select order_id, net_revenue, order_date, ds from landing.sales__orders"
+            " order by order_id"
+        ).fetchall()
+
+
+def with_ds(rows: list[tuple], ds: date) -> list[tuple]:
+    return [(*row, ds) for row in rows]
+
+
+def test_loading_a_partition_lands_its_rows_with_their_ds(lake, warehouse):
+    publish_orders(lake, "2026-03-01", DAY_1[:1], DAY_1[1:])
+    loaded = load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    assert loaded == 2
+    assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1))
+
+
+def test_loading_the_same_ds_twice_leaves_its_rows_once(lake, warehouse):
+    publish_orders(lake, "2026-03-01", DAY_1)
+    load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    loaded = load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    assert loaded == 2
+    assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1))
+
+
+def test_loading_a_second_ds_adds_its_rows(lake, warehouse):
+    publish_orders(lake, "2026-03-01", DAY_1)
+    publish_orders(lake, "2026-03-02", DAY_2)
+    load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    assert load_partition(warehouse, lake, "sales", "orders", "2026-03-02") == 1
+    assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1)) + with_ds(DAY_2, date(2026, 3, 2))
+
+
+def test_reloading_a_republished_ds_replaces_only_that_ds(lake, warehouse):
+    publish_orders(lake, "2026-03-01", DAY_1)
+    publish_orders(lake, "2026-03-02", DAY_2)
+    load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    load_partition(warehouse, lake, "sales", "orders", "2026-03-02")
+
+    rerun = [("1", Decimal("11.00"), date(2026, 3, 1))]
+    publish_orders(lake, "2026-03-01", rerun)
+    assert load_partition(warehouse, lake, "sales", "orders", "2026-03-01") == 1
+    assert landed(warehouse) == with_ds(rerun, date(2026, 3, 1)) + with_ds(DAY_2, date(2026, 3, 2))
+
+
+def test_an_unpublished_partition_raises_naming_it(lake, warehouse):
+    with pytest.raises(FileNotFoundError, match=r"curated/sales/orders/ds=2026-03-03"):
+        load_partition(warehouse, lake, "sales", "orders", "2026-03-03")
+
+
+def test_a_partition_whose_manifest_is_gone_is_not_loaded(lake, warehouse, tmp_path):
+    publish_orders(lake, "2026-03-01", DAY_1)
+    load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    folder = tmp_path / "lake" / "curated" / "sales" / "orders" / "ds=2026-03-01"
+    (folder / "_manifest.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"ds=2026-03-01 is not published"):
+        load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1))  # what was loaded stays
+
+
+def create_marts(warehouse: Path, revenue: str = "10.50") -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute(
+            "create or replace table marts.fct_orders as select * from (values"
+            f" ('1', 'k1', date '2026-03-01', 'placed', {revenue}::decimal(18,2)),"
+            " ('2', 'k2', date '2026-03-01', 'shipped', 0.10::decimal(18,2)))"
+            " as t(order_id, customer_key, order_date, status, net_revenue)"
+        )
+        con.execute(
+            "create or replace table marts.fct_ad_spend_daily as select * from (values"
+            " (date '2026-03-01', 'google_ads', '21000001', 57.11::decimal(18,2)))"
+            " as t(spend_date, platform, campaign_id, spend)"
+        )
+        con.execute(
+            "create or replace table marts.mart_marketing_roi as select * from (values"
+            " (date '2026-03-01', 'direct', null, 'last_touch', 0::decimal(18,2)))"
+            " as t(report_date, channel, campaign_id, attribution_model, spend)"
+        )
+
+
+def analytics(warehouse: Path, table: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse)) as con:
+        return con.execute(f"select * from analytics.{table} order by all").fetchall()
+
+
+def test_publish_analytics_copies_the_marts(warehouse):
+    create_marts(warehouse)
+    publish_analytics(warehouse)
+    assert analytics(warehouse, "fct_orders") == [
+        ("1", "k1", date(2026, 3, 1), "placed", Decimal("10.50")),
+        ("2", "k2", date(2026, 3, 1), "shipped", Decimal("0.10")),
+    ]
+    assert analytics(warehouse, "fct_ad_spend_daily") == [
+        (date(2026, 3, 1), "google_ads", "21000001", Decimal("57.11"))
+    ]
+    assert analytics(warehouse, "mart_marketing_roi") == [
+        (date(2026, 3, 1), "direct", None, "last_touch", Decimal("0.00"))
+    ]
+
+
+def test_publishing_again_replaces_the_analytics_tables(warehouse):
+    create_marts(warehouse)
+    publish_analytics(warehouse)
+    create_marts(warehouse, revenue="12.00")
+    publish_analytics(warehouse)
+    assert [row[4] for row in analytics(warehouse, "fct_orders")] == [
+        Decimal("12.00"),
+        Decimal("0.10"),
+    ]
+
+
+def test_a_failed_publish_leaves_analytics_as_it_was(warehouse):
+    create_marts(warehouse)
+    publish_analytics(warehouse)
+    create_marts(warehouse, revenue="12.00")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table marts.mart_marketing_roi")
+    with pytest.raises(duckdb.CatalogException, match="mart_marketing_roi"):
+        publish_analytics(warehouse)
+    # fct_orders was replaced inside the failed transaction: analysts still see the old one.
+    assert [row[4] for row in analytics(warehouse, "fct_orders")] == [
+        Decimal("10.50"),
+        Decimal("0.10"),
+    ]

@@ -1,0 +1,193 @@
+"""unify_ad_spend's pure transforms on hand-made frames; expected rows worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pyspark.testing import assertDataFrameEqual
+
+from spark_jobs.unify_ad_spend import (
+    GOOGLE_ADS_PERFORMANCE_SCHEMA,
+    SPEND_COLUMNS,
+    transform_google_ads,
+    transform_unify,
+)
+
+SPEND_SCHEMA = (
+    "spend_date DATE, platform STRING, account_id STRING, campaign_id STRING, "
+    "campaign_name STRING, currency STRING, spend DECIMAL(18,6), impressions BIGINT, "
+    "clicks BIGINT, conversions DECIMAL(18,4)"
+)
+
+
+def google_row(
+    account: str,
+    campaign: str,
+    name: str,
+    micros: str,
+    impressions: str,
+    clicks: str,
+    conversions: float,
+    day: str,
+) -> tuple:
+    return (
+        (f"customers/{account}/campaigns/{campaign}", campaign, name),
+        (micros, impressions, clicks, conversions),
+        (day,),
+    )
+
+
+def performance(spark, *rows):
+    return spark.createDataFrame(list(rows), GOOGLE_ADS_PERFORMANCE_SCHEMA)
+
+
+def test_google_ads_rows_in_the_unified_schema_with_exact_spend(spark):
+    frame = performance(
+        spark,
+        google_row(
+            "7034815679", "21000001", "Brand Search", "12345670000", "1000", "50", 2.5, "2026-03-01"
+        ),
+        google_row("7034815679", "21000002", "Generic", "1", "7", "0", 0.0, "2026-03-01"),
+        google_row("7034815679", "21000001", "Brand Search", "0", "0", "0", 0.1, "2026-03-02"),
+        google_row(
+            "111", "9", "Big", "999999999999999", "123456789012", "3", 1234.5678, "2026-03-02"
+        ),
+    )
+
+    expected = spark.createDataFrame(
+        [
+            (
+                date(2026, 3, 1),
+                "google_ads",
+                "7034815679",
+                "21000001",
+                "Brand Search",
+                "EUR",
+                Decimal("12345.670000"),
+                1000,
+                50,
+                Decimal("2.5000"),
+            ),
+            (
+                date(2026, 3, 1),
+                "google_ads",
+                "7034815679",
+                "21000002",
+                "Generic",
+                "EUR",
+                Decimal("0.000001"),
+                7,
+                0,
+                Decimal("0.0000"),
+            ),
+            (
+                date(2026, 3, 2),
+                "google_ads",
+                "7034815679",
+                "21000001",
+                "Brand Search",
+                "EUR",
+                Decimal("0.000000"),
+                0,
+                0,
+                Decimal("0.1000"),
+            ),
+            (
+                date(2026, 3, 2),
+                "google_ads",
+                "111",
+                "9",
+                "Big",
+                "EUR",
+                Decimal("999999999.999999"),
+                123456789012,
+                3,
+                Decimal("1234.5678"),
+            ),
+        ],
+        SPEND_SCHEMA,
+    )
+    assertDataFrameEqual(transform_google_ads(frame, "EUR"), expected)
+
+
+def test_spend_is_decimal_not_float(spark):
+    frame = performance(
+        spark, google_row("1", "2", "n", "12345670000", "1", "1", 0.0, "2026-03-01")
+    )
+    result = transform_google_ads(frame, "USD")
+    assert dict(result.dtypes)["spend"] == "decimal(18,6)"
+    [row] = result.collect()
+    assert row["spend"] == Decimal("12345.67")
+    assert str(row["spend"]) == "12345.670000"
+
+
+def test_account_id_comes_from_the_resource_name(spark):
+    frame = performance(
+        spark,
+        google_row("1234567890", "5", "a", "1", "1", "1", 0.0, "2026-03-01"),
+        google_row("42", "5", "a", "1", "1", "1", 0.0, "2026-03-01"),
+    )
+    ids = [row["account_id"] for row in transform_google_ads(frame, "USD").collect()]
+    assert sorted(ids) == ["1234567890", "42"]
+
+
+def test_unify_stacks_platforms_by_column_name_in_the_spend_column_order(spark):
+    first = transform_google_ads(
+        performance(spark, google_row("1", "10", "a", "2000000", "5", "1", 1.0, "2026-03-01")),
+        "USD",
+    )
+    # A second platform's frame with its columns in another order and one extra column.
+    second = spark.createDataFrame(
+        [
+            (
+                Decimal("3.500000"),
+                "meta_ads",
+                date(2026, 3, 1),
+                "act_9",
+                "77",
+                "m",
+                "USD",
+                20,
+                4,
+                Decimal("0.0000"),
+                "dropped",
+            )
+        ],
+        "spend DECIMAL(18,6), platform STRING, spend_date DATE, account_id STRING, "
+        "campaign_id STRING, campaign_name STRING, currency STRING, impressions BIGINT, "
+        "clicks BIGINT, conversions DECIMAL(18,4), extra STRING",
+    )
+    unified = transform_unify(first, second)
+
+    assert unified.columns == SPEND_COLUMNS
+    expected = spark.createDataFrame(
+        [
+            (
+                date(2026, 3, 1),
+                "google_ads",
+                "1",
+                "10",
+                "a",
+                "USD",
+                Decimal("2.000000"),
+                5,
+                1,
+                Decimal("1.0000"),
+            ),
+            (
+                date(2026, 3, 1),
+                "meta_ads",
+                "act_9",
+                "77",
+                "m",
+                "USD",
+                Decimal("3.500000"),
+                20,
+                4,
+                Decimal("0.0000"),
+            ),
+        ],
+        SPEND_SCHEMA,
+    )
+    assertDataFrameEqual(unified, expected)
