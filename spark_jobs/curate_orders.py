@@ -31,6 +31,14 @@ CUSTOMERS_SCHEMA = "customer_id BIGINT, email STRING, region STRING, created_at 
 MONEY = "decimal(18,2)"
 
 
+def utc_timestamp(text_column) -> F.Column:
+    """An ISO timestamp as UTC wall-clock time (TIMESTAMP_NTZ); an offset, if any, is applied.
+
+    The session time zone is UTC, so the cast to NTZ keeps UTC time.
+    """
+    return F.to_timestamp(text_column).cast("timestamp_ntz")
+
+
 def customer_key(email_column) -> F.Column:
     """A stable key from the normalised (trimmed, lower-case) email."""
     return F.substring(F.sha2(F.lower(F.trim(email_column)), 256), 1, 16)
@@ -51,7 +59,7 @@ def transform_orders(orders: DataFrame, items: DataFrame, customers: DataFrame) 
         "customer_id",
         customer_key(F.col("email")).alias("customer_key"),
         F.col("region"),
-        F.to_timestamp_ntz("created_at").alias("customer_created_at"),
+        utc_timestamp(F.col("created_at")).alias("customer_created_at"),
     )
     gross = F.coalesce(F.col("gross"), F.lit(0).cast(MONEY))
     discount = F.col("discount_amount").cast(MONEY)
@@ -64,8 +72,8 @@ def transform_orders(orders: DataFrame, items: DataFrame, customers: DataFrame) 
             "customer_key",
             "region",
             "customer_created_at",
-            F.to_timestamp_ntz("created_at").alias("placed_at"),
-            F.to_date(F.to_timestamp_ntz("created_at")).alias("order_date"),
+            utc_timestamp(F.col("created_at")).alias("placed_at"),
+            F.to_date(utc_timestamp(F.col("created_at"))).alias("order_date"),
             "status",
             "currency",
             gross.alias("gross_revenue"),

@@ -42,7 +42,9 @@ def transform_google_ads(performance: DataFrame, currency: str) -> DataFrame:
     return performance.select(
         F.to_date("segments.date").alias("spend_date"),
         F.lit("google_ads").alias("platform"),
-        F.regexp_extract("campaign.resourceName", r"^customers/(\d+)/", 1).alias("account_id"),
+        F.nullif(
+            F.regexp_extract("campaign.resourceName", r"^customers/(\d+)/", 1), F.lit("")
+        ).alias("account_id"),
         F.col("campaign.id").alias("campaign_id"),
         F.col("campaign.name").alias("campaign_name"),
         F.lit(currency).alias("currency"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -31,8 +32,12 @@ def get_session(app_name: str = "caravan", remote: str | None = None) -> SparkSe
     """A session for `remote` (a Spark Connect URL) or a local one; reused within a process."""
     builder = SparkSession.builder.appName(app_name)
     if remote:
-        return builder.remote(remote).getOrCreate()
+        session = builder.remote(remote).getOrCreate()
+        session.conf.set("spark.sql.session.timeZone", "UTC")  # jobs read timestamps as UTC
+        return session
     require_java()
+    # Python workers must run this interpreter (this venv), not whatever `python3` is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     logging.getLogger("py4j").setLevel(logging.WARNING)  # gateway chatter, at exit too
     return (
         builder.master("local[*]")

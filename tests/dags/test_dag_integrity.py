@@ -29,12 +29,6 @@ DAG_FILES = ("ingest.py", "transform.py", "warehouse.py")
 PARSE_SECONDS = 1.0
 WAREHOUSE_POOL = "caravan_warehouse"
 
-HEAVY_IMPORT_BUG = (
-    "bug: dags/warehouse.py:28 imports PUBLISHED_MARTS from caravan.warehouse.duckdb, whose"
-    " module top (plugins/caravan/warehouse/duckdb.py:9-10) imports duckdb and pandas, so"
-    " parsing the DAG file loads both"
-)
-
 # Runs in the subprocess: time each file's parse after Airflow is imported, note what
 # each parse imported, then load the whole folder and describe its DAGs as JSON.
 PROBE = textwrap.dedent(
@@ -203,46 +197,16 @@ def test_airflow_itself_imports_none_of_the_heavy_modules(parsed):
     assert parsed["heavy_after_airflow"] == []
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=HEAVY_IMPORT_BUG))
-        if m in ("pandas", "duckdb")
-        else m
-        for m in HEAVY
-    ],
-)
+@pytest.mark.parametrize("module", HEAVY)
 def test_parsing_the_dag_files_imports_no_heavy_module(parsed, module):
     assert module not in parsed["heavy_after_parse"]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=HEAVY_IMPORT_BUG))
-        if name == "warehouse.py"
-        else name
-        for name in DAG_FILES
-    ],
-)
+@pytest.mark.parametrize("name", DAG_FILES)
 def test_each_dag_file_on_its_own_imports_no_heavy_module(parsed, name):
     assert parsed["files"][name]["heavy"] == []
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=HEAVY_IMPORT_BUG + " (about 1.6 s of its ~2.2 s parse)",
-            ),
-        )
-        if name == "warehouse.py"
-        else name
-        for name in DAG_FILES
-    ],
-)
+@pytest.mark.parametrize("name", DAG_FILES)
 def test_each_dag_file_parses_in_under_a_second(parsed, name):
     assert parsed["files"][name]["seconds"] < PARSE_SECONDS

@@ -225,12 +225,6 @@ def test_one_row_per_order_whatever_the_item_count(frames):
     assert sorted(row["order_id"] for row in result.collect()) == ["1", "2", "3", "4", "5"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: spark_jobs/curate_orders.py:67-68 use F.to_timestamp_ntz on created_at, which"
-    " drops a UTC offset: '2026-03-01T23:30:00-05:00' becomes 23:30 on 03-01 instead of"
-    " 04:30 UTC on 03-02 (aware timestamps, e.g. Postgres timestamptz, land on the wrong day)",
-)
 def test_a_created_at_with_an_offset_is_placed_in_utc(spark):
     orders = spark.createDataFrame(
         [(7, 70, "placed", "USD", "0.00", "/", "2026-03-01T23:30:00-05:00", None)], ORDERS_SCHEMA

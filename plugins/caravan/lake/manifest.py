@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,11 @@ class Manifest:
     schema: dict[str, str]
     producer: str
     created_at: str
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        counts = {"delivered": self.delivered, "rows": self.rows, "quarantined": self.quarantined}
+        if any(value < 0 for value in counts.values()):
+            raise ValueError(f"manifest {self.source}/{self.entity} ds={self.ds}: {counts} < 0")
         if self.delivered != self.rows + self.quarantined:
             raise ValueError(
                 f"manifest {self.source}/{self.entity} ds={self.ds}: delivered {self.delivered}"

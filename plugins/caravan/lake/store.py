@@ -7,15 +7,17 @@ import hashlib
 import io
 import json
 import posixpath
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import fsspec
 
 from caravan.lake.manifest import FileEntry, Manifest
 
 ZONES = ("raw", "curated", "quarantine")
+DS_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 MANIFEST = "_manifest.json"
 
 
@@ -31,7 +33,9 @@ class Partition:
     def __post_init__(self) -> None:
         if self.zone not in ZONES:
             raise ValueError(f"unknown lake zone {self.zone!r}: expected one of {ZONES}")
-        datetime.strptime(self.ds, "%Y-%m-%d")  # raises on a malformed ds
+        if not DS_PATTERN.fullmatch(self.ds):
+            raise ValueError(f"ds {self.ds!r} is not a date written YYYY-MM-DD")
+        date.fromisoformat(self.ds)  # and a real one (no 2026-02-30)
 
     @property
     def relpath(self) -> str:
@@ -99,24 +103,17 @@ class Lake:
     ) -> Manifest:
         """Move staged files into the partition and write its manifest last.
 
-        The old manifest goes first, so while files change the partition is
-        absent to readers, never partial; a rerun replaces the partition whole.
+        The manifest is worked out (and its counts checked) before anything
+        published is touched. Then the old manifest goes first, so while files
+        change the partition is absent to readers, never partial; a rerun
+        replaces the partition whole.
         """
         final = self.path(partition)
-        manifest_path = f"{final}/{MANIFEST}"
-        if self.fs.exists(manifest_path):
-            self.fs.rm(manifest_path)
-        self.fs.makedirs(final, exist_ok=True)
-        entries = []
-        for index, (staged_path, rows) in enumerate(sorted(staged)):
-            name = f"part-{index:05d}{_suffix(staged_path)}"
-            data = self.fs.cat_file(staged_path)
-            self.fs.pipe_file(f"{final}/{name}", data)
-            entries.append(FileEntry(name, rows, len(data), hashlib.sha256(data).hexdigest()))
-        keep = {e.path for e in entries}
-        for stale in self.fs.ls(final, detail=False):
-            if posixpath.basename(stale) not in keep:
-                self.fs.rm(stale, recursive=True)
+        names = [f"part-{i:05d}{_suffix(path)}" for i, (path, _) in enumerate(sorted(staged))]
+        entries = [
+            FileEntry(name, rows, *_size_and_sha256(self.fs.cat_file(path)))
+            for name, (path, rows) in zip(names, sorted(staged), strict=True)
+        ]
         manifest = Manifest(
             run_id=run_id,
             source=partition.source,
@@ -130,10 +127,19 @@ class Lake:
             producer=producer,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        self.fs.pipe_file(f"{final}/{MANIFEST}.tmp", manifest.to_json().encode())
-        self.fs.mv(f"{final}/{MANIFEST}.tmp", manifest_path)
-        for staged_path, _ in staged:
-            self.fs.rm(staged_path)
+        manifest_path = f"{final}/{MANIFEST}"
+        if self.fs.exists(manifest_path):
+            self.fs.rm(manifest_path)
+        self.fs.makedirs(final, exist_ok=True)
+        for name, (path, _) in zip(names, sorted(staged), strict=True):
+            self.fs.copy(path, f"{final}/{name}")
+        for stale in self.fs.ls(final, detail=False):
+            if posixpath.basename(stale) not in names:
+                self.fs.rm(stale, recursive=True)
+        self.fs.pipe_file(f"{manifest_path}.tmp", manifest.to_json().encode())
+        self.fs.mv(f"{manifest_path}.tmp", manifest_path)
+        for path, _ in staged:
+            self.fs.rm(path)
         self.clear(self.staging_path(partition))  # what else the writer left (_SUCCESS, .crc)
         return manifest
 
@@ -155,6 +161,10 @@ class Lake:
     def published_dates(self, zone: str, source: str, entity: str) -> list[str]:
         pattern = f"{self.root}/{zone}/{source}/{entity}/ds=*/{MANIFEST}"
         return sorted(posixpath.basename(posixpath.dirname(p))[3:] for p in self.fs.glob(pattern))
+
+
+def _size_and_sha256(data: bytes) -> tuple[int, str]:
+    return len(data), hashlib.sha256(data).hexdigest()
 
 
 def _suffix(path: str) -> str:

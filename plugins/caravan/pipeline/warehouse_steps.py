@@ -7,6 +7,7 @@ import logging
 from caravan.dag_support import partition_ds
 from caravan.lake import Lake
 from caravan.settings import get_settings
+from caravan.warehouse import PUBLISHED_MARTS
 from caravan.warehouse import duckdb as warehouse
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,6 @@ def publish(context: dict) -> None:
     warehouse.publish_analytics(get_settings().warehouse_path)
     log.info(
         "published %s to analytics for ds=%s",
-        ", ".join(warehouse.PUBLISHED_MARTS),
+        ", ".join(PUBLISHED_MARTS),
         partition_ds(context),
     )

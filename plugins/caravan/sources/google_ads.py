@@ -10,6 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import requests
+
+from caravan.sources import SourceError
+
 API_VERSION = "v21"
 
 QUERIES = {
@@ -70,8 +74,22 @@ def search(config: GoogleAdsConfig, query: str) -> Iterator[dict]:
         data_selector="results",
     )
     path = f"/{API_VERSION}/customers/{config.customer_id}/googleAds:search"
-    for page in client.paginate(path, method="POST", json={"query": query}):
-        yield from page
+    try:
+        for page in client.paginate(path, method="POST", json={"query": query}):
+            yield from page
+    except requests.HTTPError as error:
+        raise SourceError(
+            f"google_ads: {config.base_url}{path} answered HTTP {error.response.status_code}"
+            f" ({_error_message(error.response)}) to: {query}"
+        ) from error
+
+
+def _error_message(response: requests.Response) -> str:
+    """Google's error message from a JSON error body, else the start of the body."""
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]
 
 
 def extract(config: GoogleAdsConfig, entity: str, start: str, end: str) -> Iterator[dict]:

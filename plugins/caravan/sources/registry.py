@@ -45,15 +45,17 @@ def _source(path: Path, name: str, body: dict) -> SourceSpec:
     if kind not in KINDS:
         raise ValueError(f"{path}: source {name!r}: kind {kind!r} is not one of {KINDS}")
     entities = {}
-    for entity, spec in need(body, "entities", "").items():
+    for entity, spec in (need(body, "entities", "") or {}).items():
+        spec = spec or {}
         where = f"entity {entity!r}: "
         window = spec.get("window", "data_interval")
         if window not in WINDOWS:
             raise ValueError(f"{path}: source {name!r}: {where}window {window!r} not in {WINDOWS}")
+        primary_key = _fields(need(spec, "primary_key", where))
         entities[entity] = EntitySpec(
             name=entity,
-            primary_key=tuple(need(spec, "primary_key", where)),
-            required=tuple(spec.get("required", need(spec, "primary_key", where))),
+            primary_key=primary_key,
+            required=_fields(spec["required"]) if "required" in spec else primary_key,
             window=window,
             incremental_field=spec.get("incremental_field"),
         )
@@ -64,3 +66,8 @@ def _source(path: Path, name: str, body: dict) -> SourceSpec:
         schedule=body.get("schedule", "0 0 * * *"),
         entities=entities,
     )
+
+
+def _fields(value: str | list[str]) -> tuple[str, ...]:
+    """A field list; a single field may be written without brackets."""
+    return (value,) if isinstance(value, str) else tuple(value)

@@ -10,9 +10,7 @@ import duckdb
 import pandas as pd
 
 from caravan.lake import Lake, Partition
-
-# dbt builds these in `marts`; the marts gate passes them to `analytics`.
-PUBLISHED_MARTS = ("fct_orders", "fct_ad_spend_daily", "mart_marketing_roi")
+from caravan.warehouse import PUBLISHED_MARTS
 
 
 def landing_table(domain: str, entity: str) -> str:

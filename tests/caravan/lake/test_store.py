@@ -247,12 +247,6 @@ def test_publish_refuses_counts_that_do_not_reconcile_and_keeps_no_manifest(lake
     assert lake.published_files(partition) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Lake.publish (lake/store.py:106-118) deletes the old manifest and overwrites"
-    " the files before Manifest (store.py:120) checks the counts, so a refused republish"
-    " unpublishes the good partition",
-)
 def test_a_refused_republish_keeps_the_partition_published_before(lake, lake_dir):
     partition = Partition("raw", "shop", "orders", DS)
     publish(lake, partition, stage(lake, partition, RECORDS_A), delivered=3)
@@ -275,12 +269,6 @@ def test_partition_refuses_a_malformed_ds(ds):
         Partition("raw", "shop", "orders", ds)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Partition (lake/store.py:34) validates ds with datetime.strptime('%Y-%m-%d'),"
-    " which accepts unpadded dates, so ds='2026-3-1' makes a folder ds=2026-3-1"
-    " (DESIGN: ds=YYYY-MM-DD)",
-)
 @pytest.mark.parametrize("ds", ["2026-3-1", "2026-03-1"])
 def test_partition_refuses_an_unpadded_ds(ds):
     with pytest.raises(ValueError):

@@ -12,10 +12,10 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
-import requests
 
 from caravan.simulator.google_ads_api import GoogleAdsHandler, GoogleAdsServer, make_server
 from caravan.simulator.world import World
+from caravan.sources import SourceError
 from caravan.sources.google_ads import GoogleAdsConfig, extract
 
 WORLD = World(seed=7)
@@ -123,27 +123,25 @@ def test_a_single_day_window_returns_only_that_day(server):
 
 def test_an_empty_access_token_is_refused_with_401_and_not_retried(server):
     before = server.requests
-    with pytest.raises(requests.HTTPError) as raised:
+    with pytest.raises(SourceError, match=r"^google_ads: .* answered HTTP 401 \(") as raised:
         extract_days(config(server, access_token=""))
     assert server.requests - before == 1
-    response = raised.value.response
+    response = raised.value.__cause__.response
     assert response.status_code == 401
     assert response.json()["error"]["status"] == "UNAUTHENTICATED"
 
 
 def test_a_missing_developer_token_is_refused_with_401_without_echoing_the_token(server):
-    with pytest.raises(requests.HTTPError) as raised:
+    with pytest.raises(SourceError) as raised:
         extract_days(config(server, developer_token=""))
-    assert raised.value.response.status_code == 401
-    assert raised.value.response.json()["error"]["message"] == "Missing developer-token header"
+    assert "HTTP 401 (Missing developer-token header)" in str(raised.value)
     assert ACCESS_TOKEN not in str(raised.value)
 
 
 def test_another_customers_account_is_refused_with_403(server):
-    with pytest.raises(requests.HTTPError) as raised:
+    with pytest.raises(SourceError, match="customers/1234567890/.* HTTP 403") as raised:
         extract_days(config(server, customer_id="1234567890"))
-    assert raised.value.response.status_code == 403
-    assert raised.value.response.json()["error"]["status"] == "PERMISSION_DENIED"
+    assert raised.value.__cause__.response.json()["error"]["status"] == "PERMISSION_DENIED"
 
 
 def test_an_unknown_entity_is_refused_before_any_request():

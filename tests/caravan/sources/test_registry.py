@@ -204,11 +204,6 @@ def test_a_missing_field_is_refused_naming_file_source_and_field(tmp_path, text,
     assert field in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: registry.py:50 calls spec.get on each entity body, so an entity"
-    " with an empty body (`contacts:`) raises AttributeError, not a ValueError naming it",
-)
 def test_an_entity_with_an_empty_body_is_refused_naming_the_missing_field(tmp_path):
     path = write(tmp_path, "crm:\n  kind: rest_api\n  conn_id: c\n  entities:\n    contacts:\n")
     with pytest.raises(ValueError, match="'primary_key'") as raised:
@@ -217,12 +212,6 @@ def test_an_entity_with_an_empty_body_is_refused_naming_the_missing_field(tmp_pa
     assert "'crm'" in str(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: registry.py:55-56 turn a scalar primary_key with tuple(), splitting"
-    " `primary_key: order_id` into ('o', 'r', 'd', ...), and required defaults to it,"
-    " so every record would be quarantined for a missing field 'o'",
-)
 def test_a_scalar_primary_key_is_not_split_into_characters(tmp_path):
     path = write(
         tmp_path,
