@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 def gate_frame(suite: Suite, frame: pd.DataFrame, ds: str, run_id: str) -> GateResult:
     """Validate and record; a failed `error` expectation fails the task without retries
     (the data would not change on a retry)."""
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     try:
         result = run_gate(
@@ -33,8 +33,8 @@ def gate_frame(suite: Suite, frame: pd.DataFrame, ds: str, run_id: str) -> GateR
     except GateFailed as failed:
         log.error("%s", failed)
         raise AirflowFailException(str(failed)) from failed
-    for line in result.summary().splitlines():
-        log.warning("%s", line)  # warn-severity failures: recorded, not blocking
+    if result.failures:  # warn-severity only: recorded, not blocking
+        log.warning("%s", result.summary())
     log.info(
         "%s gate passed: %s/%s ds=%s, %d expectations, %d rows",
         suite.stage,

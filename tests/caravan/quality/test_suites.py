@@ -1,0 +1,192 @@
+"""The stage suites on planted bad data: each fails its gate naming the expectation,
+column and keys, and clean data passes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pytest
+
+from caravan.lake import Lake, Partition
+from caravan.quality import marts, raw
+from caravan.quality.frames import jsonl_frame
+from caravan.quality.gate import GateFailed, run_gate
+from caravan.simulator.world import World
+from caravan.sources import ingest
+from caravan.sources.registry import EntitySpec
+
+DS = "2026-11-01"
+
+
+def performance_row(campaign_id: str, day: str, cost_micros: str) -> dict:
+    return {
+        "campaign": {
+            "resourceName": f"customers/1/campaigns/{campaign_id}",
+            "id": campaign_id,
+            "name": f"Campaign {campaign_id}",
+        },
+        "metrics": {
+            "costMicros": cost_micros,
+            "impressions": "100",
+            "clicks": "5",
+            "conversions": 1.0,
+        },
+        "segments": {"date": day},
+    }
+
+
+def gate_staged(tmp_path, source, entity, records, ds=DS):
+    lake = Lake(f"file://{tmp_path / 'lake'}")
+    spec = EntitySpec(entity, ("id",), (), "data_interval")
+    staged = ingest.stage(lake, source, spec, ds, records)
+    suite = raw.SUITES[(source, entity)]
+    frame = jsonl_frame(
+        lake, [p for p, _ in staged.files], raw.RAW_COLUMNS[(source, entity)], suite.projection
+    )
+    result = run_gate(
+        frame,
+        suite.checks(ds),
+        stage="raw",
+        source=source,
+        entity=entity,
+        ds=ds,
+        run_id="test-run",
+        key_columns=suite.key_columns,
+        warehouse_path=tmp_path / "warehouse.duckdb",
+    )
+    return lake, result
+
+
+def failed_expectations(tmp_path) -> set[tuple[str, str]]:
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        return set(
+            con.execute(
+                "select expectation, column_name from quality.validation_results where not success"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+
+
+def test_negative_cost_fails_the_raw_gate_and_nothing_is_published(tmp_path):
+    records = [performance_row("11", DS, "1000000"), performance_row("12", DS, "-5000000")]
+    with pytest.raises(GateFailed) as failed:
+        gate_staged(tmp_path, "google_ads", "campaign_performance", records)
+    message = str(failed.value)
+    assert "raw gate google_ads/campaign_performance ds=2026-11-01" in message
+    assert "expect_column_values_to_be_between" in message and "cost_micros" in message
+    assert '"campaign_id": "12"' in message
+    assert failed_expectations(tmp_path) == {("expect_column_values_to_be_between", "cost_micros")}
+    lake = Lake(f"file://{tmp_path / 'lake'}")
+    assert lake.read_manifest(Partition("raw", "google_ads", "campaign_performance", DS)) is None
+
+
+def test_a_row_from_another_day_and_a_duplicate_fail_the_raw_gate(tmp_path):
+    records = [
+        performance_row("11", DS, "1000000"),
+        performance_row("11", DS, "2000000"),
+        performance_row("13", "2026-10-31", "1000000"),
+    ]
+    with pytest.raises(GateFailed):
+        gate_staged(tmp_path, "google_ads", "campaign_performance", records)
+    assert failed_expectations(tmp_path) == {
+        ("expect_compound_columns_to_be_unique", "campaign_id,date"),
+        ("expect_column_values_to_be_in_set", "date"),
+    }
+
+
+def test_a_cost_that_is_not_a_number_fails_as_null(tmp_path):
+    records = [performance_row("11", DS, "twelve dollars")]
+    with pytest.raises(GateFailed, match="cost_micros"):
+        gate_staged(tmp_path, "google_ads", "campaign_performance", records)
+
+
+def test_the_simulators_records_pass_every_raw_suite(tmp_path):
+    world = World(seed=3)
+    day = date.fromisoformat(DS)
+    orders = world.orders_on(day)
+    records = {
+        ("google_ads", "campaign_performance"): [
+            performance_row(p.campaign_id, DS, str(p.cost_micros))
+            for p in world.campaign_performance(day)
+        ],
+        ("shop_db", "orders"): [
+            {
+                "order_id": o.order_id,
+                "customer_id": o.customer_id,
+                "status": o.status,
+                "discount_amount": str(o.discount_amount),
+                "created_at": o.created_at.isoformat(),
+            }
+            for o in orders
+        ],
+        ("shop_db", "order_items"): [
+            {
+                "order_item_id": i.order_item_id,
+                "order_id": i.order_id,
+                "product_id": i.product_id,
+                "quantity": i.quantity,
+                "unit_price": str(i.unit_price),
+                "created_at": o.created_at.isoformat(),
+            }
+            for o in orders
+            for i in o.items
+        ],
+    }
+    for (source, entity), rows in records.items():
+        _, result = gate_staged(tmp_path, source, entity, rows)
+        assert result.passed and not result.failures, result.summary()
+
+
+def test_an_order_dated_outside_its_partition_fails_the_raw_gate(tmp_path):
+    records = [
+        {
+            "order_id": 1,
+            "customer_id": 7,
+            "status": "placed",
+            "discount_amount": "0",
+            "created_at": "2026-11-02T00:00:01",
+        }
+    ]
+    with pytest.raises(GateFailed) as failed:
+        gate_staged(tmp_path, "shop_db", "orders", records)
+    assert "created_date" in str(failed.value) and '{"order_id": "1"}' in str(failed.value)
+
+
+def test_marts_gate_catches_attribution_that_does_not_add_up_to_revenue(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_orders as select * from (values"
+        " ('1', 'placed', 100.00::decimal(18,2)), ('2', 'cancelled', 50.00::decimal(18,2)),"
+        " ('3', 'delivered', 25.00::decimal(18,2))) as t(order_id, status, net_revenue)"
+    )
+    # 100 + 25 = 125 of revenue; the mart credits only 120 under last_touch.
+    con.execute(
+        "create table marts.mart_marketing_roi as select * from (values"
+        " (date '2026-11-01', 'google_ads', '11', 'last_touch', 100.00, 10.00, 10.0),"
+        " (date '2026-11-01', 'direct', '(none)', 'last_touch', 20.00, 0.00, null))"
+        " as t(report_date, channel, campaign_id, attribution_model,"
+        " attributed_revenue, spend, roas)"
+    )
+    con.close()
+    suite = marts.SUITES[("marts", "mart_marketing_roi")]
+    con = duckdb.connect(str(warehouse))
+    frame = con.execute(f"select {suite.projection} from marts.mart_marketing_roi").df()
+    con.close()
+    with pytest.raises(GateFailed) as failed:
+        run_gate(
+            frame,
+            suite.checks(DS),
+            stage="marts",
+            source="marts",
+            entity="mart_marketing_roi",
+            ds=DS,
+            run_id="r",
+            key_columns=suite.key_columns,
+            warehouse_path=warehouse,
+        )
+    assert "revenue_gap_vs_fct_orders" in str(failed.value)
