@@ -60,7 +60,9 @@ def print_query(settings: Settings, query: str) -> int:
 
 
 def print_summary(settings: Settings, start: str, end: str) -> None:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    # Read-write, like the in-process dbt connection that may still hold the file:
+    # DuckDB refuses two connections to one file with different configurations.
+    con = duckdb.connect(str(settings.warehouse_path))
     try:
         for title, query in SUMMARY_QUERIES:
             print(f"\n{title}, {start} .. {end}")
