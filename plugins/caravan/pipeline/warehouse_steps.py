@@ -29,7 +29,7 @@ def gate(mart: str, context: dict) -> None:
 
     ds = partition_ds(context)
     suite = marts.SUITES[("marts", mart)]
-    frame = warehouse.mart_frame(get_settings().warehouse_path, mart, suite.projection, ds)
+    frame = warehouse.mart_frame(get_settings().warehouse_path, mart, suite.projection)
     gate_frame(suite, frame, ds, context["run_id"])
 
 

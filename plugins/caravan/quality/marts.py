@@ -22,7 +22,9 @@ SUITES: dict[tuple[str, str], Suite] = {
         projection=(
             "order_id, customer_key, order_date,"
             " gross_revenue - discount_amount - net_revenue as net_revenue_gap,"
-            " order_date <= cast($ds as date) as is_not_future"
+            # Not after the latest day loaded: a backfill of an early ds rebuilds the
+            # marts over later days too, so the run's own ds is no bound.
+            " order_date <= (select max(ds) from landing.sales__orders) as is_not_future"
         ),
         key_columns=["order_id"],
         checks=lambda ds: [

@@ -52,13 +52,12 @@ def load_partition(warehouse: Path, lake: Lake, domain: str, entity: str, ds: st
     return loaded
 
 
-def mart_frame(warehouse: Path, table: str, projection: str, ds: str) -> pd.DataFrame:
+def mart_frame(warehouse: Path, table: str, projection: str) -> pd.DataFrame:
     """A mart as built (in `marts`, before publishing), projected for its gate."""
-    params = {"ds": ds} if "$ds" in projection else {}  # DuckDB refuses unused parameters
     # Not read-only: in-process dbt may hold the file open read-write, and DuckDB
     # refuses a second connection to one file with another configuration.
     with connect(warehouse) as con:
-        return con.execute(f"select {projection} from marts.{table} as source_rows", params).df()
+        return con.execute(f"select {projection} from marts.{table} as source_rows").df()
 
 
 def publish_analytics(warehouse: Path, marts: tuple[str, ...] = PUBLISHED_MARTS) -> None:
