@@ -113,7 +113,7 @@ def ensure_manifest(settings: Settings) -> None:
     sources = [
         p
         for p in project.rglob("*")
-        if p.is_file() and "target" not in p.parts and "logs" not in p.parts
+        if p.is_file() and p.relative_to(project).parts[0] not in ("target", "logs")
     ]
     if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
         return

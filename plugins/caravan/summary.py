@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 
 import duckdb
 
@@ -25,7 +26,8 @@ SUMMARY_QUERIES = (
         "Marketing ROI by channel (analytics.mart_marketing_roi, last_touch)",
         "select channel, sum(spend) as spend, sum(attributed_revenue) as attributed_revenue,"
         " round(sum(attributed_revenue) / nullif(sum(spend), 0), 2) as roas,"
-        " sum(attributed_orders) as orders, sum(new_customers) as new_customers"
+        " round(sum(attributed_orders), 1) as orders,"
+        " round(sum(new_customers), 1) as new_customers"
         " from analytics.mart_marketing_roi where attribution_model = 'last_touch'"
         " and report_date between $start and $end group by channel order by channel",
     ),
@@ -34,13 +36,30 @@ SUMMARY_QUERIES = (
 
 def _print_table(cursor) -> None:
     columns = [d[0] for d in cursor.description]
-    rows = [["" if v is None else str(v) for v in row] for row in cursor.fetchall()]
+    values = cursor.fetchall()
+    # Numbers line up on the right, text on the left.
+    numeric = [
+        bool(values)
+        and all(isinstance(r[i], int | float | Decimal) or r[i] is None for r in values)
+        for i in range(len(columns))
+    ]
+    rows = [["" if v is None else str(v) for v in row] for row in values]
     widths = [
         max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
     ]
-    print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+
+    def line(cells: list[str]) -> str:
+        return (
+            "  "
+            + "  ".join(
+                cell.rjust(width) if is_number else cell.ljust(width)
+                for cell, width, is_number in zip(cells, widths, numeric, strict=True)
+            ).rstrip()
+        )
+
+    print(line(columns))
     for row in rows:
-        print("  " + "  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+        print(line(row))
     print(f"  ({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
