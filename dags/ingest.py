@@ -21,7 +21,7 @@ from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from caravan.assets import RAW
+from caravan.assets import raw_asset
 from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
 from caravan.sources.registry import SourceSpec, load_registry
 
@@ -64,12 +64,12 @@ def build_ingest_dag(source: SourceSpec):
 
             published.append(publish(gate(extract(entity.name))))
 
-        @task(outlets=[RAW[source.name]])
+        @task(outlets=[raw_asset(source.name)])
         def announce(manifests: list[dict], **context) -> None:
             """Tell downstream DAGs this source's partition is published."""
             from caravan.pipeline import ingest_steps
 
-            ingest_steps.announce(RAW[source.name], manifests, context)
+            ingest_steps.announce(raw_asset(source.name), manifests, context)
 
         announce(published)
 

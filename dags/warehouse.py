@@ -24,8 +24,8 @@ from cosmos import DbtTaskGroup
 from caravan.assets import ANALYTICS, CURATED
 from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
 from caravan.settings import get_settings
-from caravan.warehouse.dbt import cosmos_configs
 from caravan.warehouse import PUBLISHED_MARTS
+from caravan.warehouse.dbt import cosmos_configs
 
 LANDING = (("marketing", "ad_spend_daily"), ("sales", "orders"))
 

@@ -12,7 +12,12 @@ def _asset(zone: str, name: str) -> Asset:
     return Asset(name=f"caravan.{zone}.{name}", uri=f"x-caravan://lake/{zone}/{name}", group=zone)
 
 
-RAW = {source: _asset("raw", source) for source in ("google_ads", "shop_db")}
+def raw_asset(source: str) -> Asset:
+    """A source's published raw partitions (any source of the registry)."""
+    return _asset("raw", source)
+
+
+RAW = {source: raw_asset(source) for source in ("google_ads", "shop_db")}
 CURATED = {
     job: _asset("curated", output)
     for job, output in (
