@@ -8,7 +8,9 @@ import io
 import json
 import posixpath
 import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -61,6 +63,23 @@ class Lake:
     def staging_path(self, partition: Partition) -> str:
         """Where unpublished writes of a partition go (`staging` zone)."""
         return f"{self.root}/staging/{partition.relpath}"
+
+    @contextmanager
+    def local_files(self, paths: list[str]) -> Iterator[list[str]]:
+        """The files as local paths for DuckDB: as they are on a local lake; on a bucket,
+        copies in a temporary folder for the block (one partition at a time).
+
+        Copying beats DuckDB's fsspec hook, whose reads through gcsfs's event loop
+        can leave that loop waiting forever (seen with fsspec 2026.9's prefetcher).
+        """
+        if self.is_local:
+            yield list(paths)
+            return
+        with tempfile.TemporaryDirectory(prefix="caravan-lake-") as folder:
+            local = [f"{folder}/{n:05d}-{posixpath.basename(p)}" for n, p in enumerate(paths)]
+            for remote, copy in zip(paths, local, strict=True):
+                self.fs.get_file(remote, copy)
+            yield local
 
     def reader_url(self, path: str) -> str:
         """A path as DuckDB or Spark take it: a plain path locally, `gs://…` on a bucket."""

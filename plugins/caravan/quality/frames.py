@@ -8,13 +8,6 @@ import pandas as pd
 from caravan.lake import Lake
 
 
-def _connection(lake: Lake) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    if not lake.is_local:
-        con.register_filesystem(lake.fs)
-    return con
-
-
 def jsonl_frame(
     lake: Lake, paths: list[str], columns: dict[str, str], projection: str
 ) -> pd.DataFrame:
@@ -23,23 +16,15 @@ def jsonl_frame(
     An explicit schema reads an empty file too, and a field of the wrong type
     surfaces as a null after `try_cast` in the projection instead of a crash.
     """
-    con = _connection(lake)
-    try:
-        urls = [lake.reader_url(p) for p in paths]
-        query = (
-            f"select {projection} from read_json($urls, columns = $columns,"
-            " format = 'newline_delimited', compression = 'gzip') as source_rows"
-        )
-        return con.execute(query, {"urls": urls, "columns": columns}).df()
-    finally:
-        con.close()
+    query = (
+        f"select {projection} from read_json($files, columns = $columns,"
+        " format = 'newline_delimited', compression = 'gzip') as source_rows"
+    )
+    with lake.local_files(paths) as files, duckdb.connect() as con:
+        return con.execute(query, {"files": files, "columns": columns}).df()
 
 
 def parquet_frame(lake: Lake, paths: list[str], projection: str = "*") -> pd.DataFrame:
-    con = _connection(lake)
-    try:
-        urls = [lake.reader_url(p) for p in paths]
-        query = f"select {projection} from read_parquet($urls) as source_rows"
-        return con.execute(query, {"urls": urls}).df()
-    finally:
-        con.close()
+    query = f"select {projection} from read_parquet($files) as source_rows"
+    with lake.local_files(paths) as files, duckdb.connect() as con:
+        return con.execute(query, {"files": files}).df()

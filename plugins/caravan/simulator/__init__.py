@@ -1,8 +1,9 @@
 """The built-in simulator of the company's systems (DESIGN: "The company the demo simulates").
 
 `running_simulator` is what a demo or an end-to-end test uses: it writes the
-shop database and starts the Google Ads API in a subprocess, so that Airflow's
-task processes (not only the parent) can reach it.
+shop database and the file drops (web analytics, sales ops) under
+`$CARAVAN_HOME/sources/`, and starts the Google Ads, Meta and CRM APIs in one
+subprocess, so that Airflow's task processes (not only the parent) can reach them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from datetime import date
 from pathlib import Path
 
 from caravan.settings import Settings
+from caravan.simulator.faults import NO_FAULTS, Faults
+from caravan.simulator.files import write_sales_ops, write_web_analytics
 from caravan.simulator.shop_db import write_shop_db
 from caravan.simulator.world import World
 
@@ -27,6 +31,9 @@ _PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 _URL_PREFIX = "listening on "
+# The order `serve` prints its URLs in: Google Ads first and unnamed, as it always was.
+_SERVERS = ("google_ads", "meta_ads", "crm")
+LANDING_SOURCES = ("web_analytics", "sales_ops")
 
 
 @dataclass(frozen=True)
@@ -35,27 +42,41 @@ class RunningSimulator:
     shop_db_url: str
     world: World
     pid: int
+    meta_ads_url: str
+    crm_url: str
+    web_analytics_dir: Path  # events_YYYYMMDD.ndjson per day
+    sales_ops_dir: Path  # YYYY-MM-DD/{sales,shipping,accounting}.jsonl per day
 
 
-def _read_first_line(process: subprocess.Popen[str], timeout: float, log_path: Path) -> str:
-    """The server's first stdout line, or a clear error if it dies or stays silent."""
-    lines: queue.Queue[str] = queue.Queue(maxsize=1)
+def _read_urls(process: subprocess.Popen[str], timeout: float, log_path: Path) -> dict[str, str]:
+    """The servers' URLs from their first stdout lines, or a clear error if they do not come."""
+    lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
     stdout = process.stdout
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    try:
-        line = lines.get(timeout=timeout)
-    except queue.Empty:
-        raise TimeoutError(
-            f"Google Ads simulator (pid {process.pid}) printed no URL within {timeout:.0f}s; "
-            f"see {log_path}"
-        ) from None
-    if not line.startswith(_URL_PREFIX):
-        raise RuntimeError(
-            f"Google Ads simulator (pid {process.pid}) did not start "
-            f"(exit code {process.poll()}, first line {line!r}); see {log_path}"
-        )
-    return line.removeprefix(_URL_PREFIX).strip()
+
+    def read() -> None:
+        for _ in _SERVERS:
+            lines.put(stdout.readline())
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    urls = {}
+    for name in _SERVERS:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(
+                f"Simulator (pid {process.pid}) printed no URL within {timeout:.0f}s "
+                f"for {name}; see {log_path}"
+            ) from None
+        prefix = _URL_PREFIX if name == "google_ads" else f"{name} {_URL_PREFIX}"
+        if not line.startswith(prefix):
+            raise RuntimeError(
+                f"Simulator (pid {process.pid}) did not start {name} "
+                f"(exit code {process.poll()}, line {line!r}); see {log_path}"
+            )
+        urls[name] = line.removeprefix(prefix).strip()
+    return urls
 
 
 def _subprocess_env() -> dict[str, str]:
@@ -75,37 +96,70 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.stdout.close()
 
 
+def write_file_drops(
+    landing: Path, world: World, days: list[date], malformed_rate: float = 0.0
+) -> dict[str, Path]:
+    """Drop each day's web analytics export and sales-ops messages under `landing/<source>/`."""
+    folders = {source: landing / source for source in LANDING_SOURCES}
+    for day in days:
+        write_web_analytics(folders["web_analytics"], world, day, malformed_rate)
+        write_sales_ops(folders["sales_ops"], world, day, malformed_rate)
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
 @contextmanager
 def running_simulator(
     settings: Settings,
     days: list[date],
     scale: float = 1.0,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    faults: Faults = NO_FAULTS,
 ) -> Iterator[RunningSimulator]:
-    """Write the shop DB for `days` and serve the Google Ads API until the block exits."""
+    """Write the shop DB and file drops for `days`; serve the APIs until the block exits."""
     world = World(seed=settings.seed, scale=scale)
     settings.sources_dir.mkdir(parents=True, exist_ok=True)
     shop_db_url = f"sqlite:///{settings.sources_dir / 'shop.db'}"
     write_shop_db(shop_db_url, world, days)
+    folders = write_file_drops(settings.sources_dir / "landing", world, days, faults.malformed_rate)
 
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.logs_dir / "simulator.log"
     command = [
         sys.executable, "-m", "caravan.simulator", "serve",
         "--seed", str(settings.seed), "--scale", str(scale),
+        "--fault-rate", str(faults.fault_rate), "--slow-seconds", str(faults.slow_seconds),
+        "--malformed-rate", str(faults.malformed_rate),
     ]  # fmt: skip
+    if days:  # the CRM holds the contacts and deals of these days
+        command += ["--first-day", min(days).isoformat(), "--last-day", max(days).isoformat()]
     # Logs go to a file: a pipe nobody drains would fill up and stall the server.
     with log_path.open("a") as log_file:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=log_file, text=True, env=_subprocess_env()
         )
     try:
-        url = _read_first_line(process, startup_timeout, log_path)
+        urls = _read_urls(process, startup_timeout, log_path)
         yield RunningSimulator(
-            google_ads_url=url, shop_db_url=shop_db_url, world=world, pid=process.pid
+            google_ads_url=urls["google_ads"],
+            shop_db_url=shop_db_url,
+            world=world,
+            pid=process.pid,
+            meta_ads_url=urls["meta_ads"],
+            crm_url=urls["crm"],
+            web_analytics_dir=folders["web_analytics"],
+            sales_ops_dir=folders["sales_ops"],
         )
     finally:
         _stop(process)
 
 
-__all__ = ["RunningSimulator", "World", "running_simulator", "write_shop_db"]
+__all__ = [
+    "Faults",
+    "RunningSimulator",
+    "World",
+    "running_simulator",
+    "write_file_drops",
+    "write_shop_db",
+]

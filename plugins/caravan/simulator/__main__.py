@@ -1,7 +1,9 @@
-"""`python -m caravan.simulator serve`: run the Google Ads API until SIGTERM/SIGINT.
+"""`python -m caravan.simulator serve`: run the Google Ads, Meta and CRM APIs until SIGTERM/SIGINT.
 
-The first line on stdout is `listening on http://<host>:<port>` (flushed), so a
-parent process can start this with `--port 0` and read where it listens.
+Each API listens on its own port. The first line on stdout is
+`listening on http://<host>:<port>` (Google Ads, flushed), then
+`meta_ads listening on …` and `crm listening on …`, so a parent process can
+start this with port 0 and read where each one listens.
 """
 
 from __future__ import annotations
@@ -10,46 +12,88 @@ import argparse
 import logging
 import signal
 import sys
+import threading
+from datetime import date, timedelta
 from types import FrameType
 
-from caravan.simulator.google_ads_api import make_server
+from caravan.simulator import crm_api, google_ads_api, meta_ads_api
+from caravan.simulator.faults import Faults
+from caravan.simulator.http_base import SimulatorServer
 from caravan.simulator.world import World
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m caravan.simulator")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the Google Ads API")
+    serve = commands.add_parser("serve", help="serve the Google Ads, Meta and CRM APIs")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--port", type=int, default=0, help="Google Ads; 0 picks a free port")
+    serve.add_argument("--meta-port", type=int, default=0)
+    serve.add_argument("--crm-port", type=int, default=0)
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--scale", type=float, default=1.0)
-    serve.add_argument("--page-size", type=int, default=50)
+    serve.add_argument("--page-size", type=int, default=50, help="Google Ads rows per page")
+    serve.add_argument("--first-day", type=date.fromisoformat, help="the CRM's first day")
+    serve.add_argument("--last-day", type=date.fromisoformat, help="the CRM's last day")
+    serve.add_argument("--fault-rate", type=float, default=0.0, help="share of 429/500/503")
+    serve.add_argument("--slow-seconds", type=float, default=0.0, help="delay per response")
+    serve.add_argument("--malformed-rate", type=float, default=0.0, help="share of bad records")
     return parser.parse_args(argv)
+
+
+def crm_days(first: date | None, last: date | None) -> list[date]:
+    """The days the CRM holds: none unless both ends are given."""
+    if first is None or last is None:
+        return []
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def serve(host: str, port: int, seed: int, scale: float, page_size: int) -> None:
+def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
-    server = make_server(World(seed=seed, scale=scale), host=host, port=port, page_size=page_size)
+    world = World(seed=args.seed, scale=args.scale)
+    faults = Faults(args.fault_rate, args.slow_seconds, args.malformed_rate)
+    google = google_ads_api.make_server(
+        world, host=args.host, port=args.port, page_size=args.page_size, faults=faults
+    )
+    others: dict[str, SimulatorServer] = {
+        "meta_ads": meta_ads_api.make_server(
+            world, host=args.host, port=args.meta_port, faults=faults
+        ),
+        "crm": crm_api.make_server(
+            world,
+            crm_days(args.first_day, args.last_day),
+            host=args.host,
+            port=args.crm_port,
+            faults=faults,
+        ),
+    }
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(f"listening on {server.url}", flush=True)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in others.values()]
+    for thread in threads:
+        thread.start()
+    print(f"listening on {google.url}", flush=True)
+    for name, server in others.items():
+        print(f"{name} listening on {server.url}", flush=True)
     try:
-        server.serve_forever()
+        google.serve_forever()
     finally:
-        server.server_close()
+        for server in others.values():
+            server.shutdown()
+            server.server_close()
+        google.server_close()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.command == "serve":
-        serve(args.host, args.port, args.seed, args.scale, args.page_size)
+        serve(args)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from caravan.simulator.faults import (
+    NO_FAULTS,
+    Faults,
+    google_performance_key,
+    malform,
+    malformation,
+)
+from caravan.simulator.http_base import HttpError, JsonHandler, SimulatorServer
 from caravan.simulator.world import World
-
-log = logging.getLogger(__name__)
 
 API_VERSION = "v21"
 _SEARCH_PATH = re.compile(rf"^/{API_VERSION}/customers/(?P<customer_id>[^/]+)/googleAds:search$")
@@ -59,17 +64,13 @@ CAMPAIGN_FIELD_MASK = ",".join(
 )
 
 
-class ApiError(Exception):
+class ApiError(HttpError):
     """An error to answer in Google's shape: {"error": {"code", "message", "status"}}."""
 
     def __init__(self, code: HTTPStatus, message: str, status: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(code, {"error": {"code": int(code), "message": message, "status": status}})
         self.message = message
         self.status = status
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": int(self.code), "message": self.message, "status": self.status}}
 
 
 def _invalid(message: str) -> ApiError:
@@ -118,29 +119,34 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def performance_rows(world: World, first: date, last: date) -> list[dict[str, Any]]:
+def performance_rows(
+    world: World, first: date, last: date, malformed_rate: float = 0.0
+) -> list[dict[str, Any]]:
     """Campaign metrics per day, ordered by date then campaign id, shaped like Google's."""
     cid = world.google_ads_customer_id
     names = {campaign.campaign_id: campaign.name for campaign in world.campaigns()}
     rows = []
     for day in _days(first, last):
         for perf in sorted(world.campaign_performance(day), key=lambda p: int(p.campaign_id)):
-            rows.append(
-                {
-                    "campaign": {
-                        "resourceName": f"customers/{cid}/campaigns/{perf.campaign_id}",
-                        "id": perf.campaign_id,
-                        "name": names[perf.campaign_id],
-                    },
-                    "metrics": {
-                        "costMicros": str(perf.cost_micros),
-                        "impressions": str(perf.impressions),
-                        "clicks": str(perf.clicks),
-                        "conversions": perf.conversions,
-                    },
-                    "segments": {"date": day.isoformat()},
-                }
-            )
+            key = google_performance_key(perf.campaign_id, day)
+            kind = malformation(world.seed, malformed_rate, "google_ads/campaign_performance", key)
+            row = {
+                "campaign": {
+                    "resourceName": f"customers/{cid}/campaigns/{perf.campaign_id}",
+                    "id": perf.campaign_id,
+                    "name": names[perf.campaign_id],
+                },
+                "metrics": {
+                    "costMicros": str(perf.cost_micros),
+                    "impressions": str(perf.impressions),
+                    "clicks": str(perf.clicks),
+                    "conversions": perf.conversions,
+                },
+                "segments": {"date": day.isoformat()},
+            }
+            if kind is not None:
+                row = malform(row, kind, ("campaign", "id"), ("metrics", "costMicros"))
+            rows.append(row)
     return rows
 
 
@@ -184,14 +190,16 @@ def decode_page_token(token: str, gaql: str) -> int:
     return offset
 
 
-def search(world: World, body: dict[str, Any], page_size: int) -> dict[str, Any]:
+def search(
+    world: World, body: dict[str, Any], page_size: int, malformed_rate: float = 0.0
+) -> dict[str, Any]:
     """Answer one search request: a page of rows, a next page token when there are more."""
     gaql = body.get("query")
     if not isinstance(gaql, str) or not gaql.strip():
         raise _invalid("Request body must contain a non-empty 'query'")
     query = parse_query(gaql)
     if query.first_day is not None and query.last_day is not None:
-        rows = performance_rows(world, query.first_day, query.last_day)
+        rows = performance_rows(world, query.first_day, query.last_day, malformed_rate)
         field_mask = PERFORMANCE_FIELD_MASK
     else:
         rows = campaign_rows(world)
@@ -205,41 +213,47 @@ def search(world: World, body: dict[str, Any], page_size: int) -> dict[str, Any]
     return response
 
 
-class GoogleAdsServer(ThreadingHTTPServer):
-    """An HTTP server that knows its World and page size."""
+class GoogleAdsServer(SimulatorServer):
+    """An HTTP server that knows its World, page size and fault knobs."""
 
-    daemon_threads = True
+    source = "google_ads"
 
-    def __init__(self, address: tuple[str, int], world: World, page_size: int) -> None:
-        if page_size < 1:
-            raise ValueError(f"page_size must be at least 1, got {page_size}")
-        self.world = world
-        self.page_size = page_size
-        super().__init__(address, GoogleAdsHandler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+    def __init__(
+        self,
+        address: tuple[str, int],
+        world: World,
+        page_size: int,
+        faults: Faults = NO_FAULTS,
+    ) -> None:
+        super().__init__(address, GoogleAdsHandler, world, page_size, faults)
 
 
-class GoogleAdsHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+_FAULT_STATUS = {
+    HTTPStatus.TOO_MANY_REQUESTS: (
+        "Resource has been exhausted (e.g. check quota).",
+        "RESOURCE_EXHAUSTED",
+    ),
+    HTTPStatus.INTERNAL_SERVER_ERROR: ("Internal error encountered.", "INTERNAL"),
+    HTTPStatus.SERVICE_UNAVAILABLE: ("The service is currently unavailable.", "UNAVAILABLE"),
+}
+
+
+class GoogleAdsHandler(JsonHandler):
     server: GoogleAdsServer
+    log = logging.getLogger(__name__)
+
+    def fault_body(self, status: int) -> dict[str, Any]:
+        message, name = _FAULT_STATUS[HTTPStatus(status)]
+        return ApiError(HTTPStatus(status), message, name).body()
 
     def do_POST(self) -> None:
-        body = self._read_body()
-        try:
-            payload = self._handle_search(body)
-        except ApiError as error:
-            self._send_json(error.code, error.body())
-        else:
-            self._send_json(HTTPStatus.OK, payload)
+        self.answer(self._handle_search)
 
     def do_GET(self) -> None:
-        self._read_body()
-        error = ApiError(HTTPStatus.NOT_FOUND, f"No such method: GET {self.path}", "NOT_FOUND")
-        self._send_json(error.code, error.body())
+        self.answer(self._refuse_get)
+
+    def _refuse_get(self, body: bytes) -> dict[str, Any]:
+        raise ApiError(HTTPStatus.NOT_FOUND, f"No such method: GET {self.path}", "NOT_FOUND")
 
     def _handle_search(self, body: bytes) -> dict[str, Any]:
         match = _SEARCH_PATH.match(self.path)
@@ -259,7 +273,8 @@ class GoogleAdsHandler(BaseHTTPRequestHandler):
             raise _invalid("Request body is not valid JSON") from None
         if not isinstance(request, dict):
             raise _invalid("Request body must be a JSON object")
-        return search(self.server.world, request, self.server.page_size)
+        world, faults = self.server.world, self.server.faults
+        return search(world, request, self.server.page_size, faults.malformed_rate)
 
     def _check_credentials(self) -> None:
         authorization = self.headers.get("Authorization", "")
@@ -275,25 +290,13 @@ class GoogleAdsHandler(BaseHTTPRequestHandler):
                 HTTPStatus.UNAUTHORIZED, "Missing developer-token header", "UNAUTHENTICATED"
             )
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _send_json(self, code: HTTPStatus, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # The request line and status only: headers (and the tokens in them) are never logged.
-        log.info("%s %s", self.address_string(), format % args)
-
 
 def make_server(
-    world: World, host: str = "127.0.0.1", port: int = 0, page_size: int = 50
+    world: World,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    page_size: int = 50,
+    faults: Faults = NO_FAULTS,
 ) -> GoogleAdsServer:
     """A ready-to-serve server (port 0 picks a free port; see `.url`)."""
-    return GoogleAdsServer((host, port), world, page_size)
+    return GoogleAdsServer((host, port), world, page_size, faults)

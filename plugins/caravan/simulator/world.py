@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
+
+from caravan.simulator.faults import (
+    API_MALFORMATIONS,
+    FILE_MALFORMATIONS,
+    file_line_key,
+    google_performance_key,
+    malformation,
+    meta_insights_key,
+)
 
 CENT = Decimal("0.01")
 MICROS_PER_UNIT = 1_000_000
@@ -50,6 +60,30 @@ _CAMPAIGNS = (
     ("Remarketing Display", "DISPLAY", 40, 0.60, 0.004, 0.02, 5),
 )
 _FIRST_CAMPAIGN_ID = 21_000_001
+
+REPORTING_CURRENCY = "USD"
+# Meta: (name, currency) per ad account; one bills in EUR, so spend needs FX to be summed.
+_META_ACCOUNTS = (("Caravan Shoes US", "USD"), ("Caravan Shoes EU", "EUR"))
+# (account index, name, objective, daily budget at scale 1 in the account's currency, cost per
+# thousand impressions, click-through rate, share of the untagged orders' Meta landings,
+# (adset audience, share of the campaign's budget) ...)
+_META_CAMPAIGNS = (
+    (0, "Prospecting - Broad", "OUTCOME_SALES", 120, 9.0, 0.012, 35,
+     (("Lookalike 1%", 60), ("Broad 25-54", 40))),
+    (0, "Retargeting - Cart Abandoners", "OUTCOME_SALES", 40, 14.0, 0.025, 20,
+     (("Added to cart 7d", 70), ("Viewed product 30d", 30))),
+    (0, "Advantage+ Catalog", "OUTCOME_SALES", 80, 11.0, 0.015, 25,
+     (("All products", 50), ("Bestsellers", 50))),
+    (1, "Prospecting - EU", "OUTCOME_SALES", 70, 7.0, 0.010, 12,
+     (("Interests - Running", 55), ("Lookalike 3%", 45))),
+    (1, "Retargeting - EU", "OUTCOME_TRAFFIC", 25, 12.0, 0.020, 8,
+     (("Site visitors 14d", 100),)),
+)  # fmt: skip
+# Campaign ids end in 00; an adset's id is its campaign's plus 1, 2, ...
+_FIRST_META_CAMPAIGN_ID = 120_210_000_000_000_100
+# Of the orders without a Google tag, the share that landed from a Meta ad (about 20% of all).
+META_SHARE_OF_UNTAGGED = 0.36
+META_CREATED_AT = datetime(2020, 1, 15, 9, 0, tzinfo=UTC)
 
 _CATALOG = (
     ("footwear", "Trail Runner", "129.00"),
@@ -101,6 +135,59 @@ class CampaignDay:
 
 
 @dataclass(frozen=True)
+class MetaAdAccount:
+    account_id: str  # digits only; the API addresses it as act_<account_id>
+    name: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class MetaCampaign:
+    campaign_id: str
+    account_id: str
+    name: str
+    status: str
+    objective: str
+    daily_budget: Decimal  # in the account's currency
+
+
+@dataclass(frozen=True)
+class MetaAdset:
+    adset_id: str
+    campaign_id: str
+    account_id: str
+    name: str
+    status: str
+    daily_budget: Decimal
+
+
+@dataclass(frozen=True)
+class MetaAdsetDay:
+    """What Meta reports for one adset and day; spend in the account's currency."""
+
+    adset_id: str
+    campaign_id: str
+    account_id: str
+    day: date
+    spend: Decimal
+    impressions: int
+    clicks: int
+    purchases: int  # the platform's claim: tagged orders plus view-through conversions
+
+
+@dataclass(frozen=True)
+class MetaCampaignDay:
+    campaign_id: str
+    account_id: str
+    currency: str
+    day: date
+    spend: Decimal
+    impressions: int
+    clicks: int
+    purchases: int
+
+
+@dataclass(frozen=True)
 class Product:
     product_id: int
     sku: str
@@ -145,8 +232,22 @@ class Order:
 
 
 @dataclass(frozen=True)
+class OpsFact:
+    """One business fact about an order, whichever apps report it and however often."""
+
+    kind: str  # order_placed, invoice_paid or order_shipped
+    order_id: int
+    occurred_at: datetime
+    amount: Decimal | None  # net revenue for placed and paid; None for shipped
+
+
+@dataclass(frozen=True)
 class GroundTruth:
-    """What the pipeline's marts must show for a set of days, computed plainly."""
+    """What the pipeline's marts must show for a set of days, computed plainly.
+
+    `spend`, `spend_by_campaign`, `impressions`, `clicks` and `attributed_*` are Google
+    Ads' (as before Meta existed); `direct_*` counts orders with no paid tag at all.
+    """
 
     orders: int
     revenue_orders: int
@@ -165,6 +266,22 @@ class GroundTruth:
     new_customers: int
     units: int
     orders_by_day: dict[date, int]
+    # Meta, per campaign: spend in the account's currency and in the reporting currency
+    # (each campaign-day converted at that day's rate, rounded half up to cents, then summed).
+    meta_spend_by_campaign: dict[str, Decimal] = field(default_factory=dict)
+    meta_spend_reporting_by_campaign: dict[str, Decimal] = field(default_factory=dict)
+    meta_impressions: int = 0
+    meta_clicks: int = 0
+    meta_attributed_revenue_by_campaign: dict[str, Decimal] = field(default_factory=dict)
+    meta_attributed_orders_by_campaign: dict[str, int] = field(default_factory=dict)
+    # "source/entity" -> {record key: how it is malformed}, for the malformed_rate asked for.
+    malformed_records: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The sales/shipping/accounting apps' messages about the days' orders, de-duplicated.
+    sales_ops_facts: tuple[OpsFact, ...] = ()
+
+    @property
+    def meta_spend_reporting(self) -> Decimal:
+        return sum(self.meta_spend_reporting_by_campaign.values(), Decimal("0.00"))
 
 
 def order_gross_revenue(order: Order) -> Decimal:
@@ -188,12 +305,55 @@ def google_cpc_campaign(landing_site: str) -> str | None:
     return None
 
 
+def meta_campaign(landing_site: str) -> str | None:
+    """The Meta campaign id a landing URL credits under last touch, if it is a Meta paid ad."""
+    params = parse_qs(urlsplit(landing_site).query)
+    source = params.get("utm_source", [""])[0]
+    medium = params.get("utm_medium", [""])[0]
+    campaign = params.get("utm_campaign", [""])[0]
+    if source == "facebook" and medium == "paid_social" and campaign:
+        return campaign
+    return None
+
+
+def usd_only(day: date, currency: str) -> Decimal:
+    """The FX rate when every amount is already in the reporting currency."""
+    if currency != REPORTING_CURRENCY:
+        raise ValueError(f"no FX rate given for {currency} on {day}")
+    return Decimal(1)
+
+
+def to_reporting_currency(amount: Decimal, rate: Decimal) -> Decimal:
+    """One row's amount in the reporting currency, rounded half up to cents (the contract)."""
+    return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def summarize(
-    orders: Iterable[Order], performance: Iterable[CampaignDay], campaigns: Iterable[Campaign]
+    orders: Iterable[Order],
+    performance: Iterable[CampaignDay],
+    campaigns: Iterable[Campaign],
+    *,
+    meta_performance: Iterable[MetaCampaignDay] = (),
+    meta_campaigns: Iterable[MetaCampaign] = (),
+    fx_rate: Callable[[date, str], Decimal] = usd_only,
 ) -> GroundTruth:
     """The marts' expected totals from raw records (pure; testable with hand-built records)."""
     campaign_ids = [campaign.campaign_id for campaign in campaigns]
     zero = Decimal("0.00")
+    meta_ids = [campaign.campaign_id for campaign in meta_campaigns]
+    meta_spend = dict.fromkeys(meta_ids, zero)
+    meta_reporting = dict.fromkeys(meta_ids, zero)
+    meta_attributed = dict.fromkeys(meta_ids, zero)
+    meta_orders = dict.fromkeys(meta_ids, 0)
+    meta_impressions = meta_clicks = 0
+    for meta_row in meta_performance:
+        key = meta_row.campaign_id
+        meta_spend[key] = meta_spend.get(key, zero) + meta_row.spend
+        rate = fx_rate(meta_row.day, meta_row.currency)
+        reporting = to_reporting_currency(meta_row.spend, rate)
+        meta_reporting[key] = meta_reporting.get(key, zero) + reporting
+        meta_impressions += meta_row.impressions
+        meta_clicks += meta_row.clicks
     spend_by_campaign = dict.fromkeys(campaign_ids, zero)
     attributed = dict.fromkeys(campaign_ids, zero)
     attributed_orders = dict.fromkeys(campaign_ids, 0)
@@ -222,12 +382,16 @@ def summarize(
         net_by_day[day] = net_by_day.get(day, zero) + net
         new_customers += int(order.is_first_order)
         campaign_id = google_cpc_campaign(order.landing_site)
-        if campaign_id is None:
-            direct += net
-            direct_orders += 1
-        else:
+        meta_id = meta_campaign(order.landing_site)
+        if campaign_id is not None:
             attributed[campaign_id] = attributed.get(campaign_id, zero) + net
             attributed_orders[campaign_id] = attributed_orders.get(campaign_id, 0) + 1
+        elif meta_id is not None:
+            meta_attributed[meta_id] = meta_attributed.get(meta_id, zero) + net
+            meta_orders[meta_id] = meta_orders.get(meta_id, 0) + 1
+        else:
+            direct += net
+            direct_orders += 1
 
     return GroundTruth(
         orders=count,
@@ -247,6 +411,12 @@ def summarize(
         new_customers=new_customers,
         units=units,
         orders_by_day=orders_by_day,
+        meta_spend_by_campaign=meta_spend,
+        meta_spend_reporting_by_campaign=meta_reporting,
+        meta_impressions=meta_impressions,
+        meta_clicks=meta_clicks,
+        meta_attributed_revenue_by_campaign=meta_attributed,
+        meta_attributed_orders_by_campaign=meta_orders,
     )
 
 
@@ -265,11 +435,12 @@ def _items_gross(items: Iterable[OrderItem]) -> Decimal:
     return sum((item.quantity * item.unit_price for item in items), Decimal("0.00"))
 
 
-def _rng(seed: int, what: str, day: date) -> random.Random:
+def day_rng(seed: int, what: str, day: date) -> random.Random:
+    """A day's own stream for one kind of record: the same in any process and any window."""
     return random.Random(f"{seed}:{what}:{day.isoformat()}")
 
 
-def _count(rng: random.Random, mean: float) -> int:
+def count_around(rng: random.Random, mean: float) -> int:
     """A day's count around `mean` (normal approximation of Poisson, never negative)."""
     return max(0, round(rng.gauss(mean, math.sqrt(mean))))
 
@@ -305,8 +476,8 @@ def _discount(rng: random.Random, gross: Decimal) -> Decimal:
 @lru_cache(maxsize=4096)
 def _customers_created_on(seed: int, scale: float, day: date) -> tuple[Customer, ...]:
     """Cached because every order day looks back 60 days for returning customers."""
-    rng = _rng(seed, "customers", day)
-    count = _count(rng, 15 * scale)
+    rng = day_rng(seed, "customers", day)
+    count = count_around(rng, 15 * scale)
     if count > CUSTOMERS_PER_DAY_MAX:
         raise ValueError(f"scale={scale}: {count} customers on {day} exceeds the id space")
     seconds = sorted(rng.randrange(0, 86_000) for _ in range(count))
@@ -325,6 +496,31 @@ def _customers_created_on(seed: int, scale: float, day: date) -> tuple[Customer,
             )
         )
     return tuple(customers)
+
+
+def sum_adset_days(rows: Iterable[MetaAdsetDay], currency: dict[str, str]) -> list[MetaCampaignDay]:
+    """Adset rows summed per (day, campaign), ordered by day then campaign id."""
+    totals: dict[tuple[date, str], MetaCampaignDay] = {}
+    for row in rows:
+        key = (row.day, row.campaign_id)
+        seen = totals.get(key)
+        totals[key] = MetaCampaignDay(
+            campaign_id=row.campaign_id,
+            account_id=row.account_id,
+            currency=currency[row.account_id],
+            day=row.day,
+            spend=row.spend + (seen.spend if seen else 0),
+            impressions=row.impressions + (seen.impressions if seen else 0),
+            clicks=row.clicks + (seen.clicks if seen else 0),
+            purchases=row.purchases + (seen.purchases if seen else 0),
+        )
+    return [totals[key] for key in sorted(totals, key=lambda k: (k[0], int(k[1])))]
+
+
+def clear_caches() -> None:
+    """Forget generated days (tests use it to show a day does not depend on what came first)."""
+    _customers_created_on.cache_clear()
+    _orders_on.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -351,7 +547,7 @@ class World:
 
     def campaign_performance(self, day: date) -> list[CampaignDay]:
         """One row per campaign: what the Ads account reports for `day`."""
-        rng = _rng(self.seed, "google_ads", day)
+        rng = day_rng(self.seed, "google_ads", day)
         rows = []
         for campaign, (_, _, budget, cpc, ctr, cvr, _) in zip(
             self.campaigns(), _CAMPAIGNS, strict=True
@@ -402,9 +598,12 @@ class World:
 
     def orders_on(self, day: date) -> list[Order]:
         """The day's orders: each new customer's first order plus returning customers'."""
-        rng = _rng(self.seed, "orders", day)
+        return list(_orders_on(self, day))
+
+    def _generate_orders(self, day: date) -> tuple[Order, ...]:
+        rng = day_rng(self.seed, "orders", day)
         new_customers = self.customers_created_on(day)
-        total = max(len(new_customers), _count(rng, 40 * self.scale))
+        total = max(len(new_customers), count_around(rng, 40 * self.scale))
         if total > ORDERS_PER_DAY_MAX:
             raise ValueError(f"scale={self.scale}: {total} orders on {day} exceeds the id space")
 
@@ -422,19 +621,201 @@ class World:
         products = self.products()
         campaigns = self.campaigns()
         weights = [spec[6] for spec in _CAMPAIGNS]
-        return [
+        orders = [
             self._order(rng, day, n, second, customer_id, is_first, products, campaigns, weights)
             for n, (second, customer_id, is_first) in enumerate(drafts, start=1)
         ]
+        return tuple(self._with_meta_touch(order) for order in orders)
 
-    def ground_truth(self, days: list[date]) -> GroundTruth:
-        """The expected marts for `days` (orders by their UTC day, all of each day's ad spend)."""
+    def _with_meta_touch(self, order: Order) -> Order:
+        """Tag some untagged orders as Meta landings, from the order's own random stream.
+
+        A separate stream leaves every other field (and the Google share) as it was.
+        """
+        if "utm_" in order.landing_site:
+            return order
+        rng = random.Random(f"{self.seed}:meta_touch:{order.order_id}")
+        if rng.random() >= META_SHARE_OF_UNTAGGED:
+            return order
+        campaign = rng.choices(self.meta_campaigns(), [spec[6] for spec in _META_CAMPAIGNS])[0]
+        adsets = [a for a in self.meta_adsets() if a.campaign_id == campaign.campaign_id]
+        adset = rng.choices(adsets, [float(a.daily_budget) for a in adsets])[0]
+        landing_site = (
+            f"{order.landing_site}?utm_source=facebook&utm_medium=paid_social"
+            f"&utm_campaign={campaign.campaign_id}&utm_content={adset.adset_id}"
+        )
+        return replace(order, landing_site=landing_site)
+
+    def meta_ad_accounts(self) -> list[MetaAdAccount]:
+        """The two Meta ad accounts (ids differ per seed, like real accounts would)."""
+        return [
+            MetaAdAccount(
+                str(random.Random(f"{self.seed}:meta_account:{i}").randrange(10**14, 10**15)),
+                name,
+                currency,
+            )
+            for i, (name, currency) in enumerate(_META_ACCOUNTS)
+        ]
+
+    def meta_campaigns(self) -> list[MetaCampaign]:
+        accounts = self.meta_ad_accounts()
+        return [
+            MetaCampaign(
+                campaign_id=str(_FIRST_META_CAMPAIGN_ID + 100 * i),
+                account_id=accounts[account].account_id,
+                name=name,
+                status="ACTIVE",
+                objective=objective,
+                daily_budget=Decimal(budget),
+            )
+            for i, (account, name, objective, budget, *_) in enumerate(_META_CAMPAIGNS)
+        ]
+
+    def meta_adsets(self) -> list[MetaAdset]:
+        adsets = []
+        for campaign, spec in zip(self.meta_campaigns(), _META_CAMPAIGNS, strict=True):
+            for k, (audience, share) in enumerate(spec[7], start=1):
+                adsets.append(
+                    MetaAdset(
+                        adset_id=str(int(campaign.campaign_id) + k),
+                        campaign_id=campaign.campaign_id,
+                        account_id=campaign.account_id,
+                        name=f"{campaign.name} - {audience}",
+                        status="ACTIVE",
+                        daily_budget=(campaign.daily_budget * share / 100).quantize(CENT),
+                    )
+                )
+        return adsets
+
+    def meta_adset_performance(self, day: date) -> list[MetaAdsetDay]:
+        """One row per adset: what Meta reports for `day`, purchases agreeing with the shop."""
+        rng = day_rng(self.seed, "meta_ads", day)
+        tagged = Counter(
+            parse_qs(urlsplit(order.landing_site).query).get("utm_content", [""])[0]
+            for order in self.orders_on(day)
+            if meta_campaign(order.landing_site) is not None
+        )
+        specs = {
+            campaign.campaign_id: spec
+            for campaign, spec in zip(self.meta_campaigns(), _META_CAMPAIGNS, strict=True)
+        }
+        rows = []
+        for adset in self.meta_adsets():
+            _, _, _, _, cpm, ctr, _, _ = specs[adset.campaign_id]
+            cents = round(float(adset.daily_budget) * self.scale * rng.uniform(0.7, 1.3) * 100)
+            impressions = round(cents / 100 / cpm * 1000 * rng.uniform(0.85, 1.15))
+            view_through = rng.choices((0, 1, 2), (70, 20, 10))[0]
+            purchases = tagged[adset.adset_id] + view_through
+            clicks = max(purchases, round(impressions * ctr * rng.uniform(0.8, 1.2)))
+            rows.append(
+                MetaAdsetDay(
+                    adset_id=adset.adset_id,
+                    campaign_id=adset.campaign_id,
+                    account_id=adset.account_id,
+                    day=day,
+                    spend=(Decimal(cents) / 100).quantize(CENT),
+                    impressions=max(impressions, clicks),
+                    clicks=clicks,
+                    purchases=purchases,
+                )
+            )
+        return rows
+
+    def meta_campaign_performance(self, day: date) -> list[MetaCampaignDay]:
+        """The adsets' rows summed per campaign (what `level=campaign` insights report)."""
+        currency = {a.account_id: a.currency for a in self.meta_ad_accounts()}
+        return sum_adset_days(self.meta_adset_performance(day), currency)
+
+    def fx_rate(self, day: date, currency: str) -> Decimal:
+        """Units of the reporting currency (USD) per unit of `currency` on `day`.
+
+        A market rate, so it depends on the day only, not on the seed.
+        """
+        if currency == REPORTING_CURRENCY:
+            return Decimal(1)
+        if currency != "EUR":
+            raise ValueError(f"no FX rate for {currency!r} (only EUR and {REPORTING_CURRENCY})")
+        wiggle = random.Random(f"fx:EUR:USD:{day.isoformat()}").randint(-300, 300)
+        return Decimal("1.0800") + Decimal(wiggle) / 10_000
+
+    def ground_truth(self, days: list[date], malformed_rate: float = 0.0) -> GroundTruth:
+        """The expected marts for `days` (orders by their UTC day, all of each day's ad spend).
+
+        With a `malformed_rate`, it also names the records the systems serve malformed at
+        that rate; the figures stay those of the true records.
+        """
         orders = [order for day in days for order in self.orders_on(day)]
         performance = [row for day in days for row in self.campaign_performance(day)]
-        truth = summarize(orders, performance, self.campaigns())
+        truth = summarize(
+            orders,
+            performance,
+            self.campaigns(),
+            meta_performance=[row for day in days for row in self.meta_campaign_performance(day)],
+            meta_campaigns=self.meta_campaigns(),
+            fx_rate=self.fx_rate,
+        )
         # Every asked-for day appears, even one without revenue (a mart would show 0 for it).
         by_day = {day: truth.net_revenue_by_day.get(day, Decimal("0.00")) for day in days}
-        return replace(truth, net_revenue_by_day=by_day)
+        malformed = self.malformed_records(days, malformed_rate) if malformed_rate else {}
+        from caravan.simulator.files import sales_ops_facts  # the apps build on the World
+
+        facts = tuple(fact for day in days for fact in sales_ops_facts(self, day))
+        return replace(
+            truth, net_revenue_by_day=by_day, malformed_records=malformed, sales_ops_facts=facts
+        )
+
+    def malformed_records(self, days: list[date], rate: float) -> dict[str, dict[str, str]]:
+        """Which records each system serves malformed at `rate`, by entity and record key."""
+        from caravan.simulator import crm, files  # both build on the World
+
+        def pick(
+            entity: str, keys: Iterable[str], kinds: tuple[str, ...] = API_MALFORMATIONS
+        ) -> dict[str, str]:
+            found = {key: malformation(self.seed, rate, entity, key, kinds) for key in keys}
+            return {key: kind for key, kind in found.items() if kind is not None}
+
+        def lines(relative_path: str, count: int) -> list[str]:
+            return [file_line_key(relative_path, n) for n in range(1, count + 1)]
+
+        web = [
+            key
+            for day in days
+            for key in lines(files.web_analytics_file_name(day), len(files.web_events(self, day)))
+        ]
+        ops = [
+            key
+            for day in days
+            for app, messages in files.sales_ops_messages(self, day).items()
+            for key in lines(files.sales_ops_file_name(day, app), len(messages))
+        ]
+
+        google = [
+            google_performance_key(row.campaign_id, day)
+            for day in days
+            for row in self.campaign_performance(day)
+        ]
+        meta = [
+            meta_insights_key(level, object_id, day)
+            for day in days
+            for level, object_id in [
+                *(("campaign", c.campaign_id) for c in self.meta_campaigns()),
+                *(("adset", a.adset_id) for a in self.meta_adsets()),
+            ]
+        ]
+        return {
+            "google_ads/campaign_performance": pick("google_ads/campaign_performance", google),
+            "meta_ads/insights": pick("meta_ads/insights", meta),
+            "crm/contacts": pick(
+                "crm/contacts",
+                (c.contact_id for day in days for c in crm.contacts_created_on(self, day)),
+            ),
+            "crm/deals": pick(
+                "crm/deals",
+                (d.deal_id for day in days for d in crm.deals_created_on(self, day)),
+            ),
+            "web_analytics/events": pick("web_analytics/events", web, FILE_MALFORMATIONS),
+            "sales_ops/messages": pick("sales_ops/messages", ops, FILE_MALFORMATIONS),
+        }
 
     @staticmethod
     def _first_order_second(rng: random.Random, signed_up_at: datetime) -> int:
@@ -501,3 +882,9 @@ class World:
             items=items,
             updated_at=updated_at,
         )
+
+
+@lru_cache(maxsize=1024)
+def _orders_on(world: World, day: date) -> tuple[Order, ...]:
+    """Cached because Meta, the CRM and the file drops all read the same day's orders."""
+    return world._generate_orders(day)

@@ -35,11 +35,9 @@ def load_partition(warehouse: Path, lake: Lake, domain: str, entity: str, ds: st
     if not files:
         raise FileNotFoundError(f"curated/{domain}/{entity}/ds={ds} is not published in {lake.url}")
     table = landing_table(domain, entity)
-    with connect(warehouse) as con:
-        if not lake.is_local:
-            con.register_filesystem(lake.fs)
-        source = "(select *, cast($ds as date) as ds from read_parquet($files))"
-        params = {"ds": ds, "files": files}
+    source = "(select *, cast($ds as date) as ds from read_parquet($files))"
+    with lake.local_files(files) as local, connect(warehouse) as con:
+        params = {"ds": ds, "files": local}
         con.execute("begin")
         con.execute("create schema if not exists landing")
         con.execute(f"create table if not exists {table} as select * from {source} limit 0", params)

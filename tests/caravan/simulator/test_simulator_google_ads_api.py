@@ -25,7 +25,7 @@ WEEK_QUERY = (
 @pytest.fixture(scope="module")
 def server() -> Iterator[GoogleAdsServer]:
     server = make_server(World(seed=42), page_size=PAGE_SIZE)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
     server.shutdown()

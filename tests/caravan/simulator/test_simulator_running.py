@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,7 +14,7 @@ import pytest
 import requests
 
 from caravan.settings import Settings
-from caravan.simulator import running_simulator
+from caravan.simulator import Faults, crm, running_simulator
 
 
 def test_serve_prints_its_url_first_and_stops_on_sigint():
@@ -26,6 +27,9 @@ def test_serve_prints_its_url_first_and_stops_on_sigint():
     try:
         first_line = process.stdout.readline()
         assert re.fullmatch(r"listening on http://127\.0\.0\.1:\d+\n", first_line)
+        for name in ("meta_ads", "crm"):
+            line = process.stdout.readline()
+            assert re.fullmatch(rf"{name} listening on http://127\.0\.0\.1:\d+\n", line)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
     finally:
@@ -34,7 +38,7 @@ def test_serve_prints_its_url_first_and_stops_on_sigint():
         process.stdout.close()
 
 
-def test_running_simulator_serves_both_systems_and_stops_the_server(tmp_path):
+def test_running_simulator_serves_every_system_and_stops_the_servers(tmp_path):
     settings = Settings.from_env({"CARAVAN_HOME": str(tmp_path), "CARAVAN_SEED": "7"})
     with running_simulator(settings, [date(2026, 11, 1)]) as simulator:
         assert simulator.shop_db_url == f"sqlite:///{tmp_path / 'sources' / 'shop.db'}"
@@ -49,12 +53,72 @@ def test_running_simulator_serves_both_systems_and_stops_the_server(tmp_path):
         )
         assert response.status_code == 200
         assert len(response.json()["results"]) == 5
+
+        world = simulator.world
+        account = world.meta_ad_accounts()[1]
+        insights = requests.get(
+            f"{simulator.meta_ads_url}/v19.0/act_{account.account_id}/insights",
+            params={
+                "access_token": "t",
+                "level": "campaign",
+                "time_range": '{"since":"2026-11-01","until":"2026-11-01"}',
+            },
+            timeout=5,
+        ).json()
+        assert {row["account_currency"] for row in insights["data"]} == {"EUR"}
+        assert len(insights["data"]) == 2  # the EUR account's two campaigns
+
+        contacts = requests.get(
+            f"{simulator.crm_url}/crm/v3/objects/contacts",
+            params={"limit": 100},
+            headers={"Authorization": "Bearer t"},
+            timeout=5,
+        ).json()
+        expected = [c.contact_id for c in crm.contacts_created_on(world, date(2026, 11, 1))]
+        assert [r["id"] for r in contacts["results"]] == expected
+
+        landing = tmp_path / "sources" / "landing"
+        assert simulator.web_analytics_dir == landing / "web_analytics"
+        assert simulator.sales_ops_dir == landing / "sales_ops"
+        assert [p.name for p in simulator.web_analytics_dir.iterdir()] == ["events_20261101.ndjson"]
+        assert sorted(p.name for p in (simulator.sales_ops_dir / "2026-11-01").iterdir()) == [
+            "accounting.jsonl",
+            "sales.jsonl",
+            "shipping.jsonl",
+        ]
         pid = simulator.pid
 
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    with pytest.raises(requests.ConnectionError):
-        requests.post(simulator.google_ads_url, timeout=2)
+    for url in (simulator.google_ads_url, simulator.meta_ads_url, simulator.crm_url):
+        with pytest.raises(requests.ConnectionError):
+            requests.post(url, timeout=2)
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+def test_fault_knobs_reach_the_servers_and_the_file_drops(tmp_path):
+    settings = Settings.from_env({"CARAVAN_HOME": str(tmp_path)})
+    faults = Faults(fault_rate=1.0, malformed_rate=0.05)
+    days = [date(2026, 11, 1)]
+    with running_simulator(settings, days, faults=faults) as simulator:
+        response = requests.get(f"{simulator.crm_url}/crm/v3/objects/contacts", timeout=5)
+        assert response.status_code in (429, 500, 503)
+        truth = simulator.world.ground_truth(days, malformed_rate=0.05).malformed_records
+    lines = (simulator.web_analytics_dir / "events_20261101.ndjson").read_text().splitlines()
+    broken = {n for n, line in enumerate(lines, start=1) if not _is_json(line)}
+    expected = {
+        int(key.rsplit(":", 1)[1])
+        for key, kind in truth["web_analytics/events"].items()
+        if kind == "bad_json"
+    }
+    assert broken == expected and broken
 
 
 def test_a_server_that_does_not_start_in_time_is_reported_and_stopped(tmp_path):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -13,6 +14,8 @@ from caravan.simulator import world as world_module
 from caravan.simulator.world import (
     Campaign,
     CampaignDay,
+    MetaCampaign,
+    MetaCampaignDay,
     Order,
     OrderItem,
     World,
@@ -81,9 +84,9 @@ def test_records_are_identical_in_another_process_with_another_hash_seed():
 
 
 def test_a_day_is_the_same_whether_or_not_other_days_were_generated_first():
-    world_module._customers_created_on.cache_clear()
+    world_module.clear_caches()
     alone = World(seed=3).orders_on(DAY)
-    world_module._customers_created_on.cache_clear()
+    world_module.clear_caches()
     for n in range(-70, 10):
         World(seed=3).orders_on(DAY + timedelta(days=n))
     assert World(seed=3).orders_on(DAY) == alone
@@ -204,7 +207,13 @@ def test_summarize_attributes_last_touch_and_skips_cancelled_orders():
 def test_ground_truth_revenue_splits_add_up():
     truth = World().ground_truth(WEEK)
     attributed = sum(truth.attributed_revenue_by_campaign.values())
-    assert attributed + truth.direct_revenue == truth.net_revenue
+    meta = sum(truth.meta_attributed_revenue_by_campaign.values())
+    assert attributed > 0 and meta > 0 and truth.direct_revenue > 0
+    assert attributed + meta + truth.direct_revenue == truth.net_revenue
+    paid_orders = sum(truth.attributed_orders_by_campaign.values()) + sum(
+        truth.meta_attributed_orders_by_campaign.values()
+    )
+    assert paid_orders + truth.direct_orders == truth.revenue_orders
     assert sum(truth.net_revenue_by_day.values()) == truth.net_revenue
     assert truth.net_revenue == truth.gross_revenue - truth.discount_amount
     assert set(truth.net_revenue_by_day) == set(WEEK)
@@ -215,3 +224,132 @@ def test_ground_truth_revenue_splits_add_up():
 def test_a_non_positive_scale_is_refused():
     with pytest.raises(ValueError, match="scale"):
         World(scale=0)
+
+
+def _params(landing_site: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(landing_site).query).items()}
+
+
+def test_meta_has_a_usd_and_a_eur_account_with_campaigns_and_adsets():
+    world = World()
+    accounts = world.meta_ad_accounts()
+    assert sorted(a.currency for a in accounts) == ["EUR", "USD"]
+    assert all(a.account_id.isdigit() and len(a.account_id) == 15 for a in accounts)
+    assert World(seed=1).meta_ad_accounts() != World(seed=2).meta_ad_accounts()
+    campaigns = world.meta_campaigns()
+    adsets = world.meta_adsets()
+    by_account = {a.account_id: [c for c in campaigns if c.account_id == a.account_id]
+                  for a in accounts}  # fmt: skip
+    assert all(len(cs) >= 2 for cs in by_account.values())
+    campaign_ids = {c.campaign_id for c in campaigns}
+    assert campaign_ids.isdisjoint({c.campaign_id for c in world.campaigns()})
+    for campaign in campaigns:
+        own = [a for a in adsets if a.campaign_id == campaign.campaign_id]
+        assert own and all(a.account_id == campaign.account_id for a in own)
+        assert sum(a.daily_budget for a in own) == campaign.daily_budget
+
+
+def test_some_untagged_orders_land_from_meta_ads_that_exist():
+    world = World()
+    orders = [o for n in range(60) for o in world.orders_on(DAY + timedelta(days=n))]
+    meta = [o for o in orders if "utm_source=facebook" in o.landing_site]
+    assert 0.15 <= len(meta) / len(orders) <= 0.25
+    adsets = {a.adset_id: a.campaign_id for a in world.meta_adsets()}
+    for order in meta:
+        params = _params(order.landing_site)
+        assert params["utm_medium"] == "paid_social"
+        assert adsets[params["utm_content"]] == params["utm_campaign"]
+
+
+def test_meta_campaign_rows_sum_the_adsets_and_claim_at_least_the_tagged_orders():
+    world = World()
+    adset_rows = world.meta_adset_performance(DAY)
+    campaign_rows = world.meta_campaign_performance(DAY)
+    assert len(adset_rows) == len(world.meta_adsets())
+    assert len(campaign_rows) == len(world.meta_campaigns())
+    currency = {a.account_id: a.currency for a in world.meta_ad_accounts()}
+    tagged = {c.campaign_id: 0 for c in world.meta_campaigns()}
+    for order in world.orders_on(DAY):
+        if "utm_source=facebook" in order.landing_site:
+            tagged[_params(order.landing_site)["utm_campaign"]] += 1
+    for row in campaign_rows:
+        own = [r for r in adset_rows if r.campaign_id == row.campaign_id]
+        assert row.spend == sum(r.spend for r in own)
+        assert row.spend.as_tuple().exponent == -2
+        assert row.clicks == sum(r.clicks for r in own)
+        assert row.currency == currency[row.account_id]
+        assert tagged[row.campaign_id] <= row.purchases <= tagged[row.campaign_id] + 2 * len(own)
+        assert row.purchases <= row.clicks <= row.impressions
+
+
+def test_fx_rates_are_per_day_and_the_same_for_every_seed():
+    world = World()
+    assert world.fx_rate(DAY, "USD") == 1
+    rates = [world.fx_rate(day, "EUR") for day in WEEK]
+    assert all(Decimal("1.05") <= rate <= Decimal("1.11") for rate in rates)
+    assert all(rate.as_tuple().exponent == -4 for rate in rates)
+    assert len(set(rates)) > 1
+    assert rates == [World(seed=9).fx_rate(day, "EUR") for day in WEEK]
+    with pytest.raises(ValueError, match="GBP"):
+        world.fx_rate(DAY, "GBP")
+
+
+def test_summarize_converts_meta_spend_per_campaign_day_and_attributes_meta_orders():
+    campaigns = [Campaign("11", "A", "ENABLED", "SEARCH")]
+    meta = [
+        MetaCampaign("900", "1", "US", "ACTIVE", "OUTCOME_SALES", Decimal(10)),
+        MetaCampaign("800", "2", "EU", "ACTIVE", "OUTCOME_SALES", Decimal(10)),
+    ]
+    meta_rows = [
+        MetaCampaignDay("900", "1", "USD", DAY, Decimal("20.00"), 1000, 30, 2),
+        MetaCampaignDay("800", "2", "EUR", DAY, Decimal("100.00"), 500, 10, 0),
+        MetaCampaignDay("800", "2", "EUR", DAY + timedelta(days=1), Decimal("10.05"), 80, 3, 1),
+    ]
+    rates = {DAY: Decimal("1.0850"), DAY + timedelta(days=1): Decimal("1.0833")}
+
+    def fx(day, currency):
+        return Decimal(1) if currency == "USD" else rates[day]
+
+    facebook = "/?utm_source=facebook&utm_medium=paid_social&utm_campaign=800&utm_content=801"
+    orders = [
+        _order(1, facebook, [(1, "50.00")]),
+        _order(2, facebook, [(1, "70.00")], status="cancelled"),
+        _order(3, "/?utm_source=google&utm_medium=cpc&utm_campaign=11", [(1, "30.00")]),
+        _order(4, "/", [(1, "5.00")]),
+    ]
+    truth = summarize(
+        orders, [], campaigns, meta_performance=meta_rows, meta_campaigns=meta, fx_rate=fx
+    )
+    assert truth.meta_spend_by_campaign == {"900": Decimal("20.00"), "800": Decimal("110.05")}
+    # 100.00 × 1.0850 = 108.50; 10.05 × 1.0833 = 10.887165 → 10.89
+    assert truth.meta_spend_reporting_by_campaign == {
+        "900": Decimal("20.00"),
+        "800": Decimal("119.39"),
+    }
+    assert truth.meta_spend_reporting == Decimal("139.39")
+    assert (truth.meta_impressions, truth.meta_clicks) == (1580, 43)
+    assert truth.meta_attributed_revenue_by_campaign == {"900": 0, "800": Decimal("50.00")}
+    assert truth.meta_attributed_orders_by_campaign == {"900": 0, "800": 1}
+    assert truth.attributed_revenue_by_campaign == {"11": Decimal("30.00")}
+    assert (truth.direct_revenue, truth.direct_orders) == (Decimal("5.00"), 1)
+    assert truth.spend == 0
+
+
+def test_summarize_refuses_foreign_currency_without_rates():
+    row = MetaCampaignDay("800", "2", "EUR", DAY, Decimal("1.00"), 1, 1, 0)
+    with pytest.raises(ValueError, match="EUR"):
+        summarize([], [], [], meta_performance=[row])
+
+
+def test_ground_truth_meta_spend_matches_the_worlds_rows():
+    world = World()
+    truth = world.ground_truth(WEEK)
+    rows = [r for day in WEEK for r in world.meta_campaign_performance(day)]
+    assert sum(truth.meta_spend_by_campaign.values()) == sum(r.spend for r in rows)
+    eur = [r for r in rows if r.currency == "EUR"]
+    usd = [r for r in rows if r.currency == "USD"]
+    converted = sum(
+        (r.spend * world.fx_rate(r.day, "EUR")).quantize(Decimal("0.01"), "ROUND_HALF_UP")
+        for r in eur
+    )
+    assert truth.meta_spend_reporting == sum(r.spend for r in usd) + converted
