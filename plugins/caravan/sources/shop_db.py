@@ -9,14 +9,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+# Airflow's connection types whose URI scheme SQLAlchemy names otherwise (with the driver
+# Caravan installs).
+SQLALCHEMY_SCHEMES = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg"}
+
 
 def url_from_connection(conn: Any) -> str:
     """The SQLAlchemy URL of an Airflow connection: extra `sqlalchemy_url`, else its URI."""
     url = conn.extra_dejson.get("sqlalchemy_url")
     if url:
         return url
-    uri = conn.get_uri()
-    return "postgresql" + uri[len("postgres") :] if uri.startswith("postgres://") else uri
+    scheme, rest = conn.get_uri().split("://", 1)
+    return f"{SQLALCHEMY_SCHEMES.get(scheme, scheme)}://{rest}"
 
 
 def extract(

@@ -1,21 +1,26 @@
-"""Shop DB extraction over a real SQLite file written by the simulator for two days.
+"""Shop DB extraction over a real database written by the simulator for two days:
+a SQLite file, and PostgreSQL when CARAVAN_TEST_POSTGRES_URL names a server.
 
 Expected ids and values come from the simulator's ground truth (`World`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from caravan.simulator.shop_db import write_shop_db
 from caravan.simulator.world import World
-from caravan.sources.shop_db import extract
+from caravan.sources.shop_db import extract, url_from_connection
 
 WORLD = World(seed=7)
 DAYS = [date(2026, 3, 1), date(2026, 3, 2)]
@@ -23,10 +28,36 @@ MONEY = re.compile(r"^\d+\.\d{2}$")
 
 
 @pytest.fixture(scope="module")
-def shop_url(tmp_path_factory) -> str:
+def sqlite_shop_url(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('shop') / 'shop.db'}"
     write_shop_db(url, WORLD, DAYS)
     return url
+
+
+@pytest.fixture(scope="module")
+def postgres_shop_url() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server, dropped afterwards."""
+    base = os.environ.get("CARAVAN_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("CARAVAN_TEST_POSTGRES_URL is not set (.ci/run sets it when a server answers)")
+    name = f"caravan_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as con:
+        con.execute(sa.text(f'create database "{name}"'))
+    url = sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        write_shop_db(url, WORLD, DAYS)
+        yield url
+    finally:
+        sa.create_engine(url).dispose()
+        with admin.connect() as con:
+            con.execute(sa.text(f'drop database "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def shop_url(request) -> str:
+    return request.getfixturevalue(f"{request.param}_shop_url")
 
 
 def orders(url: str, ds: str) -> list[dict]:
@@ -145,11 +176,35 @@ def test_order_fields_match_the_world(shop_url):
         )
 
 
-def test_extract_reads_the_file_and_leaves_it_unchanged(shop_url):
-    path = Path(shop_url.removeprefix("sqlite:///"))
+def test_extract_reads_the_file_and_leaves_it_unchanged(sqlite_shop_url):
+    path = Path(sqlite_shop_url.removeprefix("sqlite:///"))
     before = path.read_bytes()
-    orders(shop_url, DAYS[0].isoformat())
+    orders(sqlite_shop_url, DAYS[0].isoformat())
     assert path.read_bytes() == before
     with sqlite3.connect(path) as con:
         [(count,)] = con.execute("select count(*) from orders").fetchall()
     assert count == sum(len(WORLD.orders_on(day)) for day in DAYS)
+
+
+def test_a_postgres_airflow_connection_gives_a_psycopg_url():
+    from airflow.sdk import Connection
+
+    conn = Connection(
+        conn_id="shop",
+        conn_type="postgres",
+        host="db.internal",
+        login="reader",
+        password="s3cret",
+        port=5432,
+        schema="shop",
+    )
+    assert url_from_connection(conn) == "postgresql+psycopg://reader:s3cret@db.internal:5432/shop"
+
+
+def test_an_explicit_sqlalchemy_url_wins():
+    from airflow.sdk import Connection
+
+    conn = Connection(
+        conn_id="shop", conn_type="generic", extra='{"sqlalchemy_url": "sqlite:////tmp/shop.db"}'
+    )
+    assert url_from_connection(conn) == "sqlite:////tmp/shop.db"
