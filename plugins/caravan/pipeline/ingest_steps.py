@@ -59,11 +59,17 @@ def extract(source_name: str, entity_name: str, context: dict) -> dict:
 
 
 def gate(staged_xcom: dict, context: dict) -> dict:
+    from airflow.sdk.exceptions import AirflowFailException
+
     from caravan.pipeline.gates import gate_frame  # GX is heavy: only gate tasks import it
     from caravan.quality import raw
     from caravan.quality.frames import jsonl_frame
 
     staged = ingest.Staged.from_xcom(staged_xcom)
+    try:
+        ingest.check_quarantine_rate(staged, _source(staged.source).quarantine_threshold)
+    except ingest.QuarantineRateExceeded as exceeded:
+        raise AirflowFailException(str(exceeded)) from exceeded
     suite = raw.SUITES[(staged.source, staged.entity)]
     lake = Lake(get_settings().lake_url)
     frame = jsonl_frame(

@@ -7,6 +7,7 @@ reconcile: delivered = rows + quarantined.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -29,6 +30,7 @@ class Staged:
     rows: int
     quarantined: int
     schema: dict[str, str]
+    reasons: dict[str, int]  # why records went to quarantine, and how many each
 
     def to_xcom(self) -> dict:
         return asdict(self)
@@ -118,6 +120,26 @@ def stage(lake: Lake, source: str, entity: EntitySpec, ds: str, records: Iterabl
         rows=len(accepted),
         quarantined=len(rejected),
         schema=json_schema(accepted),
+        reasons=dict(Counter(r["reason"] for r in rejected).most_common()),
+    )
+
+
+class QuarantineRateExceeded(RuntimeError):
+    pass
+
+
+def check_quarantine_rate(staged: Staged, threshold: float) -> None:
+    """Fail when more of a delivery went to quarantine than the source allows, naming the
+    source, entity, day, reasons (with their fields) and the quarantine file."""
+    if not staged.delivered or staged.quarantined / staged.delivered <= threshold:
+        return
+    reasons = "; ".join(f"{reason} ({count})" for reason, count in staged.reasons.items())
+    files = ", ".join(path for path, _ in staged.quarantine_files)
+    raise QuarantineRateExceeded(
+        f"{staged.source}/{staged.entity} ds={staged.ds}: {staged.quarantined} of"
+        f" {staged.delivered} records ({staged.quarantined / staged.delivered:.1%}) went to"
+        f" quarantine, above {staged.source}'s threshold of {threshold:.1%}. Reasons: {reasons}."
+        f" Records with their reasons: {files}"
     )
 
 

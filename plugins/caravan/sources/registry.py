@@ -9,6 +9,8 @@ import yaml
 
 KINDS = ("rest_api", "sql_database")
 WINDOWS = ("data_interval", "snapshot")
+# The share of a delivery that may go to quarantine before the raw gate fails.
+DEFAULT_QUARANTINE_THRESHOLD = 0.01
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class SourceSpec:
     conn_id: str
     schedule: str
     entities: dict[str, EntitySpec]
+    quarantine_threshold: float = DEFAULT_QUARANTINE_THRESHOLD
 
 
 def load_registry(path: Path) -> dict[str, SourceSpec]:
@@ -59,12 +62,18 @@ def _source(path: Path, name: str, body: dict) -> SourceSpec:
             window=window,
             incremental_field=spec.get("incremental_field"),
         )
+    threshold = body.get("quarantine_threshold", DEFAULT_QUARANTINE_THRESHOLD)
+    if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise ValueError(
+            f"{path}: source {name!r}: quarantine_threshold {threshold!r} is not a share in 0..1"
+        )
     return SourceSpec(
         name=name,
         kind=kind,
         conn_id=need(body, "conn_id", ""),
         schedule=body.get("schedule", "0 0 * * *"),
         entities=entities,
+        quarantine_threshold=float(threshold),
     )
 
 

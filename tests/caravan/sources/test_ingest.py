@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from caravan.lake import Lake, Partition
-from caravan.sources.ingest import Staged, field_value, publish, stage
+from caravan.sources.ingest import (
+    QuarantineRateExceeded,
+    Staged,
+    check_quarantine_rate,
+    field_value,
+    publish,
+    stage,
+)
 from caravan.sources.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[3]
@@ -193,3 +200,27 @@ def test_staged_survives_an_xcom_json_round_trip_and_publishes(lake, tmp_path):
 )
 def test_field_value_follows_dotted_paths(record, path, expected):
     assert field_value(record, path) == expected
+
+
+def test_a_quarantine_rate_above_the_threshold_fails_naming_source_field_and_file(lake):
+    staged = stage(lake, "google_ads", PERFORMANCE, DS, DELIVERY)  # 3 of 6 rejected
+    with pytest.raises(QuarantineRateExceeded) as exceeded:
+        check_quarantine_rate(staged, threshold=0.4)
+    message = str(exceeded.value)
+    assert message.startswith(
+        "google_ads/campaign_performance ds=2026-03-01: 3 of 6 records (50.0%) went to quarantine"
+    )
+    assert "threshold of 40.0%" in message
+    assert "missing required field 'campaign.id' (2)" in message
+    assert "record is a list, not an object (1)" in message
+    assert message.endswith(
+        f"{lake.staging_path(Partition('quarantine', 'google_ads', 'campaign_performance', DS))}"
+        "/part-00000.jsonl.gz"
+    )
+
+
+@pytest.mark.parametrize(
+    ("delivery", "threshold"), [(DELIVERY, 0.5), ([GOOD_1, GOOD_2], 0.0), ([], 0.0)]
+)
+def test_a_quarantine_rate_at_or_below_the_threshold_passes(lake, delivery, threshold):
+    check_quarantine_rate(stage(lake, "google_ads", PERFORMANCE, DS, delivery), threshold)

@@ -225,3 +225,25 @@ def test_a_scalar_primary_key_is_not_split_into_characters(tmp_path):
     else:
         assert spec.primary_key == ("order_id",)
         assert spec.required == ("order_id",)
+
+
+def test_quarantine_thresholds_come_from_the_registry_with_a_default(tmp_path):
+    real = load_registry(REPO / "dags" / "sources.yaml")
+    assert real["google_ads"].quarantine_threshold == 0.0
+    assert real["shop_db"].quarantine_threshold == 0.01
+    path = write(
+        tmp_path,
+        "crm:\n  kind: rest_api\n  conn_id: crm\n  entities:\n    contacts:\n"
+        "      primary_key: [id]\n",
+    )
+    assert load_registry(path)["crm"].quarantine_threshold == 0.01
+
+
+def test_a_threshold_outside_zero_to_one_is_refused_naming_the_source(tmp_path):
+    path = write(
+        tmp_path,
+        "crm:\n  kind: rest_api\n  conn_id: crm\n  quarantine_threshold: 5\n"
+        "  entities:\n    contacts:\n      primary_key: [id]\n",
+    )
+    with pytest.raises(ValueError, match=r"source 'crm': quarantine_threshold 5 is not a share"):
+        load_registry(path)
