@@ -120,22 +120,23 @@ def test_ad_spend_matches_google_ads(chain, truth):
     assert sum(c for _, _, _, c in rows) == truth.clicks
 
 
-def test_marketing_roi_attributes_every_order(chain, truth):
-    by_campaign = dict(
-        query(
-            chain,
-            """
+def attributed_by_campaign(home: Path, channel: str) -> dict:
+    rows = query(
+        home,
+        f"""
         select campaign_id, sum(attributed_revenue) from analytics.mart_marketing_roi
-        where attribution_model = 'last_touch' and channel = 'google_ads' group by 1""",
-        )
+        where attribution_model = 'last_touch' and channel = '{channel}' group by 1""",
     )
-    expected = {c: r for c, r in truth.attributed_revenue_by_campaign.items() if r}
-    assert {c: r for c, r in by_campaign.items() if r} == expected
-    ((direct,),) = query(
-        chain,
-        "select sum(attributed_revenue) from analytics.mart_marketing_roi where channel = 'direct'",
-    )
-    assert direct == truth.direct_revenue
+    return {campaign: revenue for campaign, revenue in rows if revenue}
+
+
+def test_marketing_roi_attributes_every_order(chain, truth):
+    google = {c: r for c, r in truth.attributed_revenue_by_campaign.items() if r}
+    meta = {c: r for c, r in truth.meta_attributed_revenue_by_campaign.items() if r}
+    assert google and meta
+    assert attributed_by_campaign(chain, "google_ads") == google
+    assert attributed_by_campaign(chain, "meta_ads") == meta
+    assert attributed_by_campaign(chain, "direct") == {"(none)": truth.direct_revenue}
     ((total, spend, new_customers),) = query(
         chain,
         """
