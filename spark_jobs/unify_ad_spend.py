@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from caravan.lake import Lake, Partition
+from caravan.settings import get_settings
 from spark_jobs.common.io import main_args, read_raw, write_staged
 from spark_jobs.common.session import get_session
 
@@ -65,7 +66,9 @@ def transform_unify(*platforms: DataFrame) -> DataFrame:
     return unified
 
 
-def run(spark, lake: Lake, ds: str, currency: str = "USD") -> Partition:
+def run(spark, lake: Lake, ds: str, currency: str | None = None) -> Partition:
+    """Google Ads accounts report in the reporting currency here; FX comes with Meta."""
+    currency = currency or get_settings().reporting_currency
     performance = read_raw(
         spark, lake, "google_ads", "campaign_performance", ds, GOOGLE_ADS_PERFORMANCE_SCHEMA
     )

@@ -65,20 +65,12 @@ class Settings:
         return self.home / "logs"
 
     @property
-    def data_docs_dir(self) -> Path:
-        return self.home / "data_docs"
-
-    @property
     def dags_dir(self) -> Path:
         return self.project_dir / "dags"
 
     @property
     def dbt_project_dir(self) -> Path:
         return self.project_dir / "dbt_project"
-
-    @property
-    def offline_llm(self) -> bool:
-        return self.openai_api_key is None
 
 
 def get_settings() -> Settings:
