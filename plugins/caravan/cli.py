@@ -14,7 +14,7 @@ DEMO_START = "2026-11-01"
 DEMO_DAYS = 7
 
 
-def _run(settings: Settings, start: str, end: str) -> int:
+def _run(settings: Settings, start: str, end: str, dag_ids: tuple[str, ...] | None = None) -> int:
     """Run the chain with a progress line per DAG run; everything else goes to the log."""
     from caravan.runner import ChainFailed, date_range, output_to_file, run_chain
 
@@ -31,13 +31,13 @@ def _run(settings: Settings, start: str, end: str) -> int:
         def progress(result, done: int, total: int) -> None:
             mark = "ok" if result.state == "success" else result.state.upper()
             print(
-                f"  [{done:>3}/{total}] {result.ds}  {result.dag_id:<18} {mark:<7}"
+                f"  [{done:>3}/{total}] {result.ds}  {result.dag_id:<20} {mark:<7}"
                 f" {result.seconds:5.1f}s",
                 file=terminal,
             )
 
         try:
-            run_chain(settings, dates, on_result=progress)
+            run_chain(settings, dates, dag_ids=dag_ids, on_result=progress)
         except ChainFailed as failed:
             print(f"\nFAILED: {failed}", file=terminal)
             return 1
@@ -53,7 +53,7 @@ def _run(settings: Settings, start: str, end: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(get_settings(), args.start, args.end or args.start)
+    return _run(get_settings(), args.start, args.end or args.start, tuple(args.dag or ()) or None)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the chain of DAGs for each date in a range")
     run.add_argument("--start", required=True, help="first ds, YYYY-MM-DD")
     run.add_argument("--end", help="last ds, YYYY-MM-DD (default: start)")
+    run.add_argument(
+        "--dag",
+        action="append",
+        metavar="DAG_ID",
+        help="run only this DAG (repeatable, in the order given); default: the whole chain",
+    )
     run.set_defaults(func=cmd_run)
 
     sql = commands.add_parser("sql", help="query the warehouse (read-only)")

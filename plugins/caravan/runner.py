@@ -15,15 +15,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import pendulum
 
 from caravan import airflow_env
 from caravan.settings import Settings
 
-CHAIN = ("ingest_google_ads", "ingest_shop_db", "transform", "warehouse")
-SOURCE_CONNECTIONS = ("AIRFLOW_CONN_GOOGLE_ADS_DEFAULT", "AIRFLOW_CONN_SHOP_DB_DEFAULT")
+if TYPE_CHECKING:
+    from caravan.simulator import RunningSimulator
+
+# After the ingest DAGs (one per registry entry), in the order the Assets chain them.
+DOWNSTREAM = ("transform", "warehouse")
+# Tokens the simulator's APIs accept (it checks only that one is sent).
+SIMULATOR_TOKEN = "simulator-access-token"
 
 
 @dataclass(frozen=True)
@@ -54,26 +59,55 @@ def window(start: str, days: int) -> list[str]:
     return [(first + timedelta(days=n)).isoformat() for n in range(days)]
 
 
-def simulator_connections(
-    google_ads_url: str, shop_db_url: str, customer_id: str
-) -> dict[str, str]:
-    """Airflow connections (as environment variables) pointing at the simulator."""
-    return {
-        "AIRFLOW_CONN_GOOGLE_ADS_DEFAULT": json.dumps(
-            {
-                "conn_type": "http",
-                "host": google_ads_url,
-                "password": "simulator-access-token",
-                "extra": {"customer_id": customer_id, "developer_token": "simulator"},
-            }
-        ),
-        "AIRFLOW_CONN_SHOP_DB_DEFAULT": json.dumps(
-            {
-                "conn_type": "generic",
-                "extra": {"sqlalchemy_url": shop_db_url},
-            }
-        ),
+def chain(settings: Settings) -> tuple[str, ...]:
+    """Every source's ingest DAG, then the downstream DAGs."""
+    from caravan.sources.registry import load_registry
+
+    sources = load_registry(settings.dags_dir / "sources.yaml")
+    return (*(f"ingest_{name}" for name in sources), *DOWNSTREAM)
+
+
+def connection_variable(conn_id: str) -> str:
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def simulator_connections(simulator: RunningSimulator) -> dict[str, str]:
+    """Airflow connections (as environment variables) pointing at the simulator's systems."""
+    from caravan.simulator.meta_ads_api import API_VERSION as META_API_VERSION
+
+    world = simulator.world
+    connections = {
+        "google_ads_default": {
+            "conn_type": "http",
+            "host": simulator.google_ads_url,
+            "password": SIMULATOR_TOKEN,
+            "extra": {
+                "customer_id": world.google_ads_customer_id,
+                "developer_token": "simulator",
+            },
+        },
+        "meta_ads_default": {
+            "conn_type": "http",
+            "host": f"{simulator.meta_ads_url}/{META_API_VERSION}",
+            "password": SIMULATOR_TOKEN,
+            "extra": {"account_ids": [a.account_id for a in world.meta_ad_accounts()]},
+        },
+        "crm_default": {
+            "conn_type": "http",
+            "host": simulator.crm_url,
+            "password": SIMULATOR_TOKEN,
+        },
+        "shop_db_default": {
+            "conn_type": "generic",
+            "extra": {"sqlalchemy_url": simulator.shop_db_url},
+        },
+        "web_analytics_default": {
+            "conn_type": "fs",
+            "extra": {"path": str(simulator.web_analytics_dir)},
+        },
+        "sales_ops_default": {"conn_type": "fs", "extra": {"path": str(simulator.sales_ops_dir)}},
     }
+    return {connection_variable(k): json.dumps(v) for k, v in connections.items()}
 
 
 @contextmanager
@@ -82,16 +116,21 @@ def embedded_sources(settings: Settings, dates: list[str]) -> Iterator[bool]:
 
     Yields True when the simulator is in use.
     """
-    if all(name in os.environ for name in SOURCE_CONNECTIONS):
+    from caravan.sources.registry import load_registry
+
+    registry = load_registry(settings.dags_dir / "sources.yaml")
+    if all(connection_variable(s.conn_id) in os.environ for s in registry.values()):
         yield False
         return
     from caravan.simulator import running_simulator
 
     days = [date.fromisoformat(ds) for ds in dates]
     with running_simulator(settings, days) as simulator:
-        connections = simulator_connections(
-            simulator.google_ads_url, simulator.shop_db_url, simulator.world.google_ads_customer_id
-        )
+        connections = {
+            name: value
+            for name, value in simulator_connections(simulator).items()
+            if name not in os.environ  # a connection configured for real stays as it is
+        }
         saved = {name: os.environ.get(name) for name in connections}
         os.environ.update(connections)
         try:
@@ -164,20 +203,25 @@ def output_to_file(log_file: Path) -> Iterator[TextIO]:
 def run_chain(
     settings: Settings,
     dates: list[str],
-    dag_ids: tuple[str, ...] = CHAIN,
+    dag_ids: tuple[str, ...] | None = None,
     on_result: Callable[[DagRunResult, int, int], None] | None = None,
 ) -> list[DagRunResult]:
     """Run each DAG of the chain for each date, in order; stop at the first failed run."""
+    dag_ids = dag_ids or chain(settings)
     airflow_env.ensure_database(settings)
-    ensure_manifest(settings)
+    if "warehouse" in dag_ids:  # Cosmos renders the warehouse DAG from dbt's manifest
+        ensure_manifest(settings)
 
     from airflow.dag_processing.dagbag import DagBag
 
     dagbag = DagBag(dag_folder=str(settings.dags_dir))
-    if dagbag.import_errors:
+    # A file that fails to import matters when it holds a DAG this run needs.
+    missing = [dag_id for dag_id in dag_ids if dag_id not in dagbag.dags]
+    if missing:
+        errors = "".join(f"\n{path}: {error}" for path, error in dagbag.import_errors.items())
         raise ChainFailed(
-            "DAG files failed to import:\n"
-            + "\n".join(f"{path}: {error}" for path, error in dagbag.import_errors.items())
+            f"DAGs not found: {missing}; known: {sorted(dagbag.dags)}."
+            + (f" DAG files failed to import:{errors}" if errors else "")
         )
     results: list[DagRunResult] = []
     total = len(dates) * len(dag_ids)

@@ -137,8 +137,12 @@ def test_the_dag_folder_imports_without_errors(parsed):
 
 def test_the_dag_ids_are_exactly_the_designed_ones(parsed):
     assert sorted(parsed["dags"]) == [
+        "ingest_crm",
         "ingest_google_ads",
+        "ingest_meta_ads",
+        "ingest_sales_ops",
         "ingest_shop_db",
+        "ingest_web_analytics",
         "transform",
         "warehouse",
     ]
@@ -147,8 +151,10 @@ def test_the_dag_ids_are_exactly_the_designed_ones(parsed):
 def test_one_dag_per_file_named_for_it_except_the_ingest_factory(parsed):
     files = {dag_id: info["file"] for dag_id, info in parsed["dags"].items()}
     assert files == {
-        "ingest_google_ads": "ingest.py",
-        "ingest_shop_db": "ingest.py",
+        **{
+            f"ingest_{source}": "ingest.py"
+            for source in ("google_ads", "meta_ads", "crm", "web_analytics", "shop_db", "sales_ops")
+        },
         "transform": "transform.py",
         "warehouse": "warehouse.py",
     }
@@ -178,12 +184,14 @@ def test_ingest_dags_have_extract_gate_publish_per_entity_and_announce(parsed):
     assert sorted(parsed["dags"]["ingest_google_ads"]["tasks"]) == sorted(
         [
             f"{step}_{entity}"
-            for entity in ("campaigns", "campaign_performance")
+            for entity in ("campaigns", "ad_groups", "campaign_performance")
             for step in ("extract", "gate", "publish")
         ]
         + ["announce"]
     )
-    assert len(parsed["dags"]["ingest_shop_db"]["tasks"]) == 4 * 3 + 1
+    entities = {"meta_ads": 3, "crm": 2, "web_analytics": 1, "shop_db": 4, "sales_ops": 1}
+    for source, count in entities.items():
+        assert len(parsed["dags"][f"ingest_{source}"]["tasks"]) == count * 3 + 1, source
 
 
 def test_every_warehouse_task_writes_through_the_one_slot_pool(parsed):

@@ -18,18 +18,24 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from caravan.simulator.files import sales_ops_messages, web_events
 from caravan.simulator.world import World
+from caravan.sources.registry import load_registry
 
 pytestmark = pytest.mark.e2e
 
 DAYS = [date(2026, 11, 1), date(2026, 11, 2)]
 SEED = 42
+REGISTRY = load_registry(Path(__file__).resolve().parents[2] / "dags" / "sources.yaml")
+# Ad platforms re-read their lookback, so the marts also hold the days before the window.
+IN_WINDOW = f"between '{DAYS[0]}' and '{DAYS[-1]}'"
 
 
 def caravan(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CARAVAN_HOME": str(home), "CARAVAN_SEED": str(SEED)}
-    for name in ("AIRFLOW_CONN_GOOGLE_ADS_DEFAULT", "AIRFLOW_CONN_SHOP_DB_DEFAULT", "AIRFLOW_HOME"):
-        env.pop(name, None)
+    for name in [*env]:  # the simulator, not connections from the caller's environment
+        if name.startswith("AIRFLOW_CONN_") or name == "AIRFLOW_HOME":
+            env.pop(name)
     caravan_bin = Path(sys.executable).with_name("caravan")
     return subprocess.run(
         [str(caravan_bin), *args], env=env, capture_output=True, text=True, timeout=900
@@ -76,8 +82,9 @@ def truth():
 
 def test_demo_shows_progress_and_the_marts(chain, truth):
     out = (chain / "demo.out").read_text()
-    assert out.count(" ok ") == 4 * len(DAYS)  # a progress line per DAG run
-    assert "[  8/8] 2026-11-02  warehouse" in out
+    dag_runs = (len(REGISTRY) + 2) * len(DAYS)  # every ingest DAG, transform, warehouse
+    assert out.count(" ok ") == dag_runs  # a progress line per DAG run
+    assert f"[ {dag_runs}/{dag_runs}] 2026-11-02  warehouse" in out
     assert f"{truth.orders:>6}" in out.split("Orders (analytics.fct_orders)")[1].splitlines()[2]
     assert "Where to look next" in out
     assert "Traceback" not in out
@@ -113,7 +120,7 @@ def test_ad_spend_matches_google_ads(chain, truth):
     rows = query(
         chain,
         "select campaign_id, sum(spend), sum(impressions), sum(clicks)"
-        " from analytics.fct_ad_spend_daily group by 1",
+        f" from analytics.fct_ad_spend_daily where spend_date {IN_WINDOW} group by 1",
     )
     assert {c: s for c, s, _, _ in rows} == truth.spend_by_campaign
     assert sum(i for _, _, i, _ in rows) == truth.impressions
@@ -139,8 +146,9 @@ def test_marketing_roi_attributes_every_order(chain, truth):
     assert attributed_by_campaign(chain, "direct") == {"(none)": truth.direct_revenue}
     ((total, spend, new_customers),) = query(
         chain,
-        """
-        select sum(attributed_revenue), sum(spend), sum(new_customers)
+        f"""
+        select sum(attributed_revenue), sum(spend) filter (where report_date {IN_WINDOW}),
+            sum(new_customers)
         from analytics.mart_marketing_roi where attribution_model = 'last_touch'""",
     )
     assert total == truth.net_revenue
@@ -158,16 +166,31 @@ def test_roas_is_revenue_over_spend(chain):
         assert abs(roas - (revenue / spend)) < Decimal("0.0001")
 
 
-def test_raw_partitions_are_published_and_reconcile(chain):
+def manifests(home: Path, ds: date) -> dict[tuple[str, str], dict]:
+    """Every registry entity's raw manifest for a day (None where there is none)."""
+    found = {}
+    for source in REGISTRY.values():
+        for entity in source.entities:
+            path = home / "lake" / "raw" / source.name / entity / f"ds={ds}" / "_manifest.json"
+            found[(source.name, entity)] = json.loads(path.read_text()) if path.exists() else None
+    return found
+
+
+def test_every_entity_of_every_source_is_published_each_day_and_reconciles(chain):
     world = World(seed=SEED)
+    lookback = REGISTRY["google_ads"].lookback_days
     for day in DAYS:
-        folder = chain / "lake" / "raw" / "shop_db" / "orders" / f"ds={day.isoformat()}"
-        manifest = json.loads((folder / "_manifest.json").read_text())
-        assert manifest["rows"] == len(world.orders_on(day))
-        assert manifest["delivered"] == manifest["rows"] + manifest["quarantined"]
-        performance = chain / "lake" / "raw" / "google_ads" / "campaign_performance"
-        manifest = json.loads((performance / f"ds={day}" / "_manifest.json").read_text())
-        assert manifest["rows"] == len(world.campaigns())
+        published = manifests(chain, day)
+        assert [key for key, manifest in published.items() if manifest is None] == []
+        for key, manifest in published.items():
+            assert manifest["delivered"] == manifest["rows"] + manifest["quarantined"], key
+            assert manifest["ds"] == day.isoformat(), key
+        assert published[("shop_db", "orders")]["rows"] == len(world.orders_on(day))
+        performance = published[("google_ads", "campaign_performance")]
+        assert performance["rows"] == len(world.campaigns()) * (1 + lookback)
+        assert published[("web_analytics", "events")]["rows"] == len(web_events(world, day))
+        messages = sum(len(m) for m in sales_ops_messages(world, day).values())
+        assert published[("sales_ops", "messages")]["rows"] == messages
     assert not list((chain / "lake" / "staging").rglob("*.parquet"))
 
 
@@ -185,6 +208,16 @@ def test_every_stage_recorded_its_gates(chain):
 def test_rerunning_a_day_changes_nothing(chain):
     """A backfill of the first day, after later days were loaded, leaves the same marts."""
     before = mart_totals(chain)
+    raw_before = manifests(chain, DAYS[0])
     result = caravan(chain, "run", "--start", DAYS[0].isoformat())
     assert result.returncode == 0, result.stdout + result.stderr
     assert mart_totals(chain) == before
+
+    def contents(published: dict) -> dict:  # the data, not the run that wrote it
+        return {key: (m["rows"], [f["sha256"] for f in m["files"]]) for key, m in published.items()}
+
+    raw_after = manifests(chain, DAYS[0])
+    assert contents(raw_after) == contents(raw_before)
+    assert {m["run_id"] for m in raw_after.values()}.isdisjoint(
+        m["run_id"] for m in raw_before.values()
+    )

@@ -17,35 +17,18 @@ def _source(name: str):
     return load_registry(get_settings().dags_dir / "sources.yaml")[name]
 
 
-def records(source_name: str, entity_name: str, ds: str):
-    """What the source delivers for an entity and a day, through its Airflow connection."""
+def extract(source_name: str, entity_name: str, context: dict) -> dict:
+    """Pull the run's window from the source (through its Airflow connection) into staging."""
     from airflow.sdk import Connection
 
+    from caravan.sources.extract import deliveries
+
+    ds = partition_ds(context)
     source = _source(source_name)
     entity = source.entities[entity_name]
-    conn = Connection.get(source.conn_id)
-    if source_name == "google_ads":
-        from caravan.sources import google_ads
-
-        config = google_ads.GoogleAdsConfig.from_connection(conn)
-        return google_ads.extract(config, entity_name, ds, ds)
-    if source_name == "shop_db":
-        from caravan.sources import shop_db
-
-        return shop_db.extract(
-            shop_db.url_from_connection(conn),
-            entity_name,
-            ds,
-            incremental_field=entity.incremental_field,
-        )
-    raise ValueError(f"source {source_name!r}: no extractor for kind {source.kind!r}")
-
-
-def extract(source_name: str, entity_name: str, context: dict) -> dict:
-    ds = partition_ds(context)
-    entity = _source(source_name).entities[entity_name]
     lake = Lake(get_settings().lake_url)
-    staged = ingest.stage(lake, source_name, entity, ds, records(source_name, entity_name, ds))
+    delivered = deliveries(source, entity, Connection.get(source.conn_id), ds)
+    staged = ingest.stage(lake, source_name, entity, ds, delivered)
     log.info(
         "%s/%s ds=%s: delivered %d, staged %d, quarantined %d",
         source_name,
@@ -70,14 +53,10 @@ def gate(staged_xcom: dict, context: dict) -> dict:
         ingest.check_quarantine_rate(staged, _source(staged.source).quarantine_threshold)
     except ingest.QuarantineRateExceeded as exceeded:
         raise AirflowFailException(str(exceeded)) from exceeded
-    suite = raw.SUITES[(staged.source, staged.entity)]
+    source = _source(staged.source)
+    suite = raw.suite(source, source.entities[staged.entity])
     lake = Lake(get_settings().lake_url)
-    frame = jsonl_frame(
-        lake,
-        [path for path, _ in staged.files],
-        raw.RAW_COLUMNS[(staged.source, staged.entity)],
-        suite.projection,
-    )
+    frame = jsonl_frame(lake, [path for path, _ in staged.files], suite.projection)
     gate_frame(suite, frame, staged.ds, context["run_id"])
     return staged_xcom
 

@@ -8,20 +8,19 @@ import pandas as pd
 from caravan.lake import Lake
 
 
-def jsonl_frame(
-    lake: Lake, paths: list[str], columns: dict[str, str], projection: str
-) -> pd.DataFrame:
-    """Gzip JSON-lines files, read with an explicit top-level schema, then projected.
+def jsonl_frame(lake: Lake, paths: list[str], projection: str) -> pd.DataFrame:
+    """Gzip JSON-lines files, each record read whole as a `json` value, then projected.
 
-    An explicit schema reads an empty file too, and a field of the wrong type
-    surfaces as a null after `try_cast` in the projection instead of a crash.
+    Reading records whole works for any source's shape and for an empty file; the
+    projection pulls and casts the fields a suite checks (`try_cast`, never a crash).
     """
     query = (
-        f"select {projection} from read_json($files, columns = $columns,"
+        f"select {projection} from read_json_objects($files,"
         " format = 'newline_delimited', compression = 'gzip') as source_rows"
     )
     with lake.local_files(paths) as files, duckdb.connect() as con:
-        return con.execute(query, {"files": files, "columns": columns}).df()
+        con.execute("set TimeZone = 'UTC'")
+        return con.execute(query, {"files": files}).df()
 
 
 def parquet_frame(lake: Lake, paths: list[str], projection: str = "*") -> pd.DataFrame:

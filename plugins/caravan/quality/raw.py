@@ -1,8 +1,11 @@
 """The raw gate: what a source's partition must hold before it is published.
 
-Each suite reads the staged JSON lines with an explicit schema (everything as
-text or JSON, so a wrong type shows up as a null after `try_cast`, never as a
-crash) and checks keys, types, the data interval and non-negative metrics.
+One suite per registry entity, derived from what the registry says about it:
+required fields are present, the primary key is unique (unless the source
+delivers at least once), records of a data-interval entity fall in the run's
+window (plus lookback), named metrics are non-negative, enumerations hold only
+their values, and a source that always has data has some. Staging has already
+sent records of the wrong shape to quarantine; the gate judges the partition.
 """
 
 from __future__ import annotations
@@ -11,154 +14,88 @@ import great_expectations.expectations as gxe
 
 from caravan.quality.gate import Check
 from caravan.quality.suites import Suite
+from caravan.sources.registry import EntitySpec, SourceSpec
+from caravan.sources.window import Window
 
-
-def _not_null(*columns: str) -> list[Check]:
-    return [Check(gxe.ExpectColumnValuesToNotBeNull(column=c)) for c in columns]
-
-
-def _non_negative(*columns: str) -> list[Check]:
-    return [Check(gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0)) for c in columns]
-
-
-def _on_day(column: str, ds: str) -> Check:
-    """Records of a data-interval entity belong to the run's day."""
-    return Check(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[ds]))
-
-
-# Top-level JSON fields of each raw entity, read as text or JSON.
-RAW_COLUMNS: dict[tuple[str, str], dict[str, str]] = {
-    ("google_ads", "campaigns"): {"campaign": "JSON"},
-    ("google_ads", "campaign_performance"): {
-        "campaign": "JSON",
-        "metrics": "JSON",
-        "segments": "JSON",
-    },
-    ("shop_db", "customers"): {
-        "customer_id": "VARCHAR",
-        "email": "VARCHAR",
-        "region": "VARCHAR",
-        "created_at": "VARCHAR",
-    },
-    ("shop_db", "products"): {
-        "product_id": "VARCHAR",
-        "sku": "VARCHAR",
-        "category": "VARCHAR",
-        "price": "VARCHAR",
-    },
-    ("shop_db", "orders"): {
-        "order_id": "VARCHAR",
-        "customer_id": "VARCHAR",
-        "status": "VARCHAR",
-        "discount_amount": "VARCHAR",
-        "created_at": "VARCHAR",
-    },
-    ("shop_db", "order_items"): {
-        "order_item_id": "VARCHAR",
-        "order_id": "VARCHAR",
-        "product_id": "VARCHAR",
-        "quantity": "VARCHAR",
-        "unit_price": "VARCHAR",
-        "created_at": "VARCHAR",
-    },
+# How each registry type is read from the JSON text, so checks compare values, not text.
+_CASTS = {
+    "integer": "try_cast({value} as bigint)",
+    "epoch_micros": "try_cast({value} as bigint)",
+    "number": "try_cast({value} as double)",
+    "decimal": "try_cast({value} as decimal(38, 9))",
+    "date": "try_cast({value} as date)",
+    "timestamp": "try_cast({value} as timestamptz)",
 }
-
-ORDER_STATUSES = ["placed", "shipped", "delivered", "cancelled"]
-
-SUITES: dict[tuple[str, str], Suite] = {
-    ("google_ads", "campaigns"): Suite(
-        stage="raw",
-        source="google_ads",
-        entity="campaigns",
-        projection="campaign->>'id' as campaign_id, campaign->>'name' as campaign_name",
-        key_columns=["campaign_id"],
-        checks=lambda ds: [
-            *_not_null("campaign_id", "campaign_name"),
-            Check(gxe.ExpectColumnValuesToBeUnique(column="campaign_id")),
-            Check(gxe.ExpectTableRowCountToBeBetween(min_value=1)),
-        ],
-    ),
-    ("google_ads", "campaign_performance"): Suite(
-        stage="raw",
-        source="google_ads",
-        entity="campaign_performance",
-        projection=(
-            "campaign->>'id' as campaign_id, segments->>'date' as date,"
-            " try_cast(metrics->>'costMicros' as bigint) as cost_micros,"
-            " try_cast(metrics->>'impressions' as bigint) as impressions,"
-            " try_cast(metrics->>'clicks' as bigint) as clicks,"
-            " try_cast(metrics->>'conversions' as double) as conversions"
-        ),
-        key_columns=["campaign_id", "date"],
-        checks=lambda ds: [
-            *_not_null("campaign_id", "date", "cost_micros", "impressions", "clicks"),
-            Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=["campaign_id", "date"])),
-            _on_day("date", ds),
-            *_non_negative("cost_micros", "impressions", "clicks", "conversions"),
-            Check(gxe.ExpectTableRowCountToBeBetween(min_value=1)),
-        ],
-    ),
-    ("shop_db", "customers"): Suite(
-        stage="raw",
-        source="shop_db",
-        entity="customers",
-        projection="customer_id, email, try_cast(created_at as timestamp) as created_at",
-        key_columns=["customer_id"],
-        checks=lambda ds: [
-            *_not_null("customer_id", "email", "created_at"),
-            Check(gxe.ExpectColumnValuesToBeUnique(column="customer_id")),
-            Check(
-                gxe.ExpectColumnValuesToMatchRegex(column="email", regex=r"^\s*[^@\s]+@[^@\s]+\s*$")
-            ),
-        ],
-    ),
-    ("shop_db", "products"): Suite(
-        stage="raw",
-        source="shop_db",
-        entity="products",
-        projection="product_id, category, try_cast(price as decimal(18, 2)) as price",
-        key_columns=["product_id"],
-        checks=lambda ds: [
-            *_not_null("product_id", "price"),
-            Check(gxe.ExpectColumnValuesToBeUnique(column="product_id")),
-            *_non_negative("price"),
-        ],
-    ),
-    ("shop_db", "orders"): Suite(
-        stage="raw",
-        source="shop_db",
-        entity="orders",
-        projection=(
-            "order_id, customer_id, status,"
-            " try_cast(discount_amount as decimal(18, 2)) as discount_amount,"
-            " cast(try_cast(created_at as timestamp) as date)::varchar as created_date"
-        ),
-        key_columns=["order_id"],
-        checks=lambda ds: [
-            *_not_null("order_id", "customer_id", "status", "discount_amount", "created_date"),
-            Check(gxe.ExpectColumnValuesToBeUnique(column="order_id")),
-            Check(gxe.ExpectColumnValuesToBeInSet(column="status", value_set=ORDER_STATUSES)),
-            _on_day("created_date", ds),
-            *_non_negative("discount_amount"),
-        ],
-    ),
-    ("shop_db", "order_items"): Suite(
-        stage="raw",
-        source="shop_db",
-        entity="order_items",
-        projection=(
-            "order_item_id, order_id, product_id,"
-            " try_cast(quantity as bigint) as quantity,"
-            " try_cast(unit_price as decimal(18, 2)) as unit_price,"
-            " cast(try_cast(created_at as timestamp) as date)::varchar as created_date"
-        ),
-        key_columns=["order_item_id"],
-        checks=lambda ds: [
-            *_not_null("order_item_id", "order_id", "product_id", "quantity", "unit_price"),
-            Check(gxe.ExpectColumnValuesToBeUnique(column="order_item_id")),
-            Check(gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=1)),
-            *_non_negative("unit_price"),
-            _on_day("created_date", ds),
-        ],
-    ),
+# The UTC day of an incremental field, by its type.
+_DAYS = {
+    "date": "try_cast({value} as date)::varchar",
+    "timestamp": "(try_cast({value} as timestamptz) at time zone 'UTC')::date::varchar",
+    "epoch_micros": "make_timestamp(try_cast({value} as bigint))::date::varchar",
 }
+WINDOW_DAY_COLUMN = "window_day"
+
+
+def column_name(field: str) -> str:
+    """A dotted registry path as a frame column: `campaign.id` → `campaign_id`."""
+    return field.replace(".", "_")
+
+
+def _json_text(field: str) -> str:
+    """DuckDB SQL for the field's value as text, from the record read whole as `json`."""
+    path = ".".join(f'"{step}"' for step in field.split("."))
+    return f"(json ->> '$.{path}')"
+
+
+def projection(entity: EntitySpec) -> str:
+    """DuckDB SQL over `read_json_objects` rows (one `json` column) for the suite's frame."""
+    columns = []
+    for field in entity.checked_fields:
+        value = _json_text(field)
+        cast = _CASTS.get(entity.types.get(field, ""), "{value}")
+        columns.append(f'{cast.format(value=value)} as "{column_name(field)}"')
+    if entity.window == "data_interval" and entity.incremental_field:
+        day = _DAYS[entity.types[entity.incremental_field]]
+        columns.append(
+            f"{day.format(value=_json_text(entity.incremental_field))} as {WINDOW_DAY_COLUMN}"
+        )
+    return ", ".join(columns) or "1 as no_fields"
+
+
+def checks(source: SourceSpec, entity: EntitySpec, ds: str) -> list[Check]:
+    key = [column_name(f) for f in entity.primary_key]
+    found = [
+        *[Check(gxe.ExpectColumnValuesToNotBeNull(column=column_name(f))) for f in entity.required],
+        *[
+            Check(gxe.ExpectColumnValuesToBeBetween(column=column_name(f), min_value=0))
+            for f in entity.non_negative
+        ],
+        *[
+            Check(gxe.ExpectColumnValuesToBeInSet(column=column_name(f), value_set=list(values)))
+            for f, values in entity.accepted_values.items()
+        ],
+    ]
+    if not entity.duplicates_expected:
+        found.append(
+            Check(gxe.ExpectColumnValuesToBeUnique(column=key[0]))
+            if len(key) == 1
+            else Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=key))
+        )
+    if entity.window == "data_interval" and entity.incremental_field:
+        days = Window.for_run(source, entity, ds).days()
+        found.append(
+            Check(gxe.ExpectColumnValuesToBeInSet(column=WINDOW_DAY_COLUMN, value_set=days))
+        )
+    if entity.min_rows:
+        found.append(Check(gxe.ExpectTableRowCountToBeBetween(min_value=entity.min_rows)))
+    return found
+
+
+def suite(source: SourceSpec, entity: EntitySpec) -> Suite:
+    return Suite(
+        stage="raw",
+        source=source.name,
+        entity=entity.name,
+        projection=projection(entity),
+        key_columns=[column_name(f) for f in entity.primary_key],
+        checks=lambda ds: checks(source, entity, ds),
+    )

@@ -2,8 +2,9 @@
 
 Just enough of `POST /v21/customers/{id}/googleAds:search` for an ingest client
 to be written the way it would be against Google: bearer token and developer
-token headers, GAQL in the body, small pages with opaque page tokens, int64
-metrics as strings and Google's JSON error shape.
+token headers, GAQL in the body (`FROM campaign`, with or without a date filter,
+and `FROM ad_group`), small pages with opaque page tokens, int64 metrics as
+strings and Google's JSON error shape.
 """
 
 from __future__ import annotations
@@ -62,6 +63,19 @@ CAMPAIGN_FIELD_MASK = ",".join(
         "campaign.advertisingChannelType",
     )
 )
+AD_GROUP_FIELD_MASK = ",".join(
+    (
+        "adGroup.resourceName",
+        "adGroup.id",
+        "adGroup.name",
+        "adGroup.status",
+        "adGroup.campaign",
+        "campaign.resourceName",
+        "campaign.id",
+        "campaign.name",
+    )
+)
+RESOURCES = ("campaign", "ad_group")
 
 
 class ApiError(HttpError):
@@ -87,16 +101,22 @@ class Query:
 
 
 def parse_query(gaql: str) -> Query:
-    """Parse `SELECT … FROM campaign [WHERE segments.date …] [ORDER BY …]` or raise 400."""
+    """Parse `SELECT … FROM campaign|ad_group [WHERE segments.date …] [ORDER BY …]` or raise 400.
+
+    Only campaigns have metrics here, so a date filter on ad groups is refused rather than
+    silently ignored.
+    """
     match = _QUERY.match(gaql or "")
     if match is None:
         raise _invalid(f"Cannot parse GAQL query: {gaql!r}")
     resource = match["resource"].lower()
-    if resource != "campaign":
+    if resource not in RESOURCES:
         raise _invalid(f"Unsupported resource in FROM clause: {match['resource']!r}")
     where = (match["where"] or "").strip()
     if not where:
         return Query(resource)
+    if resource != "campaign":
+        raise _invalid(f"Unsupported WHERE clause on {resource}: {where!r} (no filters)")
     if between := _DATE_BETWEEN.match(where):
         first, last = _parse_date(between[1]), _parse_date(between[2])
     elif equals := _DATE_EQUALS.match(where):
@@ -167,6 +187,29 @@ def campaign_rows(world: World) -> list[dict[str, Any]]:
     ]
 
 
+def ad_group_rows(world: World) -> list[dict[str, Any]]:
+    """The account's ad groups, ordered by id, each with its campaign as Google joins it."""
+    cid = world.google_ads_customer_id
+    names = {campaign.campaign_id: campaign.name for campaign in world.campaigns()}
+    return [
+        {
+            "adGroup": {
+                "resourceName": f"customers/{cid}/adGroups/{group.ad_group_id}",
+                "id": group.ad_group_id,
+                "name": group.name,
+                "status": group.status,
+                "campaign": f"customers/{cid}/campaigns/{group.campaign_id}",
+            },
+            "campaign": {
+                "resourceName": f"customers/{cid}/campaigns/{group.campaign_id}",
+                "id": group.campaign_id,
+                "name": names[group.campaign_id],
+            },
+        }
+        for group in sorted(world.ad_groups(), key=lambda g: int(g.ad_group_id))
+    ]
+
+
 def _query_fingerprint(gaql: str) -> str:
     return hashlib.sha256(" ".join(gaql.split()).encode()).hexdigest()[:16]
 
@@ -197,13 +240,7 @@ def search(
     gaql = body.get("query")
     if not isinstance(gaql, str) or not gaql.strip():
         raise _invalid("Request body must contain a non-empty 'query'")
-    query = parse_query(gaql)
-    if query.first_day is not None and query.last_day is not None:
-        rows = performance_rows(world, query.first_day, query.last_day, malformed_rate)
-        field_mask = PERFORMANCE_FIELD_MASK
-    else:
-        rows = campaign_rows(world)
-        field_mask = CAMPAIGN_FIELD_MASK
+    rows, field_mask = _rows(world, parse_query(gaql), malformed_rate)
     token = body.get("pageToken") or ""
     offset = decode_page_token(token, gaql) if token else 0
     response: dict[str, Any] = {"results": rows[offset : offset + page_size]}
@@ -211,6 +248,16 @@ def search(
         response["nextPageToken"] = encode_page_token(gaql, offset + page_size)
     response["fieldMask"] = field_mask
     return response
+
+
+def _rows(world: World, query: Query, malformed_rate: float) -> tuple[list[dict[str, Any]], str]:
+    """Every row the query selects, with its field mask (paging slices them afterwards)."""
+    if query.resource == "ad_group":
+        return ad_group_rows(world), AD_GROUP_FIELD_MASK
+    if query.first_day is not None and query.last_day is not None:
+        rows = performance_rows(world, query.first_day, query.last_day, malformed_rate)
+        return rows, PERFORMANCE_FIELD_MASK
+    return campaign_rows(world), CAMPAIGN_FIELD_MASK
 
 
 class GoogleAdsServer(SimulatorServer):

@@ -60,6 +60,17 @@ _CAMPAIGNS = (
     ("Remarketing Display", "DISPLAY", 40, 0.60, 0.004, 0.02, 5),
 )
 _FIRST_CAMPAIGN_ID = 21_000_001
+# Ad group themes per campaign, in `_CAMPAIGNS` order; each campaign runs the first two or
+# three of its themes. An ad group's id is 31_000_000 + 100 × (campaign index + 1) + k, so it
+# never collides with a campaign id and stays the same for a theme whatever the seed.
+_AD_GROUP_THEMES = (
+    ("Exact", "Phrase", "Misspellings"),
+    ("Running Shoes", "Trail Shoes", "Boots"),
+    ("Footwear", "Apparel", "Accessories"),
+    ("Footwear", "Apparel", "Accessories"),
+    ("Cart Abandoners", "Past Buyers", "Site Visitors"),
+)
+_AD_GROUP_ID_BASE = 31_000_000
 
 REPORTING_CURRENCY = "USD"
 # Meta: (name, currency) per ad account; one bills in EUR, so spend needs FX to be summed.
@@ -122,6 +133,14 @@ class Campaign:
     name: str
     status: str
     channel_type: str
+
+
+@dataclass(frozen=True)
+class AdGroup:
+    ad_group_id: str
+    campaign_id: str
+    name: str
+    status: str
 
 
 @dataclass(frozen=True)
@@ -544,6 +563,29 @@ class World:
             Campaign(str(_FIRST_CAMPAIGN_ID + i), name, "ENABLED", channel)
             for i, (name, channel, *_) in enumerate(_CAMPAIGNS)
         ]
+
+    def ad_groups(self) -> list[AdGroup]:
+        """Two or three ad groups per campaign, one of them paused, ordered by id.
+
+        They come from their own stream, so adding them left every other record as it was.
+        """
+        rng = random.Random(f"{self.seed}:google_ad_groups")
+        groups = []
+        for i, (campaign, themes) in enumerate(
+            zip(self.campaigns(), _AD_GROUP_THEMES, strict=True), start=1
+        ):
+            for k, theme in enumerate(themes[: rng.choice((2, 3))], start=1):
+                groups.append(
+                    AdGroup(
+                        ad_group_id=str(_AD_GROUP_ID_BASE + 100 * i + k),
+                        campaign_id=campaign.campaign_id,
+                        name=f"{campaign.name} - {theme}",
+                        status="ENABLED",
+                    )
+                )
+        paused = rng.randrange(len(groups))
+        groups[paused] = replace(groups[paused], status="PAUSED")
+        return groups
 
     def campaign_performance(self, day: date) -> list[CampaignDay]:
         """One row per campaign: what the Ads account reports for `day`."""

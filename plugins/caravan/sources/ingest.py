@@ -7,14 +7,20 @@ reconcile: delivered = rows + quarantined.
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from caravan.lake import Lake, Manifest, Partition
+from caravan.sources import Delivered
 from caravan.sources.registry import EntitySpec
 
 PRODUCER = "caravan.ingest"
+# Rejected records a failure message names by origin (file and line, or request and record).
+MAX_EXAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class Staged:
     quarantined: int
     schema: dict[str, str]
     reasons: dict[str, int]  # why records went to quarantine, and how many each
+    examples: list[str] = field(default_factory=list)  # "<origin>: <reason>", the first few
 
     def to_xcom(self) -> dict:
         return asdict(self)
@@ -53,14 +60,59 @@ def field_value(record: dict, dotted: str):
     return value
 
 
+_INTEGER = re.compile(r"^-?\d+$")
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def conforms(value: object, field_type: str) -> bool:
+    """Whether a JSON value is of a registry field type. APIs write int64 and decimals as
+    strings (Google's `costMicros`, Meta's `spend`), so numeric strings count as numbers."""
+    if isinstance(value, bool):
+        return field_type == "boolean"
+    if field_type == "string":
+        return isinstance(value, str)
+    if field_type in ("integer", "epoch_micros"):
+        ok = isinstance(value, int) or (isinstance(value, str) and bool(_INTEGER.match(value)))
+        return ok and (field_type == "integer" or int(value) >= 0)
+    if field_type == "decimal":
+        return (
+            isinstance(value, int | float)
+            and math.isfinite(value)
+            or (isinstance(value, str) and bool(_DECIMAL.match(value)))
+        )
+    if field_type == "number":
+        try:
+            return not isinstance(value, list | dict) and math.isfinite(float(value))
+        except (TypeError, ValueError):
+            return False
+    if field_type in ("date", "timestamp"):
+        if not isinstance(value, str) or (field_type == "date") != (len(value) == 10):
+            return False
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    return isinstance(value, {"object": dict, "array": list}.get(field_type, object))
+
+
 def rejection_reason(record: object, entity: EntitySpec) -> str | None:
-    """Why a record cannot be loaded, or None when it can."""
+    """Why a record cannot be loaded (naming the field), or None when it can."""
     if not isinstance(record, dict):
         return f"record is a {type(record).__name__}, not an object"
-    for field in entity.required:
-        if field_value(record, field) is None:
-            return f"missing required field {field!r}"
+    for name in entity.required:
+        if field_value(record, name) is None:
+            return f"missing required field {name!r}"
+    for name, field_type in entity.types.items():
+        value = field_value(record, name)
+        if value is not None and not conforms(value, field_type):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            return f"field {name!r} is {shown}, not {_article(field_type)} {field_type}"
     return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def json_schema(records: list[dict]) -> dict[str, str]:
@@ -81,14 +133,17 @@ def json_schema(records: list[dict]) -> dict[str, str]:
     return {key: "|".join(sorted(types)) for key, types in sorted(seen.items())}
 
 
-def stage(lake: Lake, source: str, entity: EntitySpec, ds: str, records: Iterable) -> Staged:
-    """Write a delivery to staging: loadable records to raw, the rest to quarantine."""
+def stage(
+    lake: Lake, source: str, entity: EntitySpec, ds: str, deliveries: Iterable[Delivered]
+) -> Staged:
+    """Write a delivery to staging: loadable records to raw, the rest to quarantine with
+    the reason, where the record came from, and the record as delivered."""
     accepted: list[dict] = []
     rejected: list[dict] = []
-    for position, record in enumerate(records, start=1):
-        reason = rejection_reason(record, entity)
+    for delivered in deliveries:
+        reason = delivered.error or rejection_reason(delivered.record, entity)
         if reason is None:
-            accepted.append(record)
+            accepted.append(delivered.record)
         else:
             rejected.append(
                 {
@@ -96,8 +151,8 @@ def stage(lake: Lake, source: str, entity: EntitySpec, ds: str, records: Iterabl
                     "source": source,
                     "entity": entity.name,
                     "ds": ds,
-                    "position": position,
-                    "record": record,
+                    "origin": delivered.origin,
+                    "record": delivered.record,
                 }
             )
     raw = Partition("raw", source, entity.name, ds)
@@ -121,6 +176,7 @@ def stage(lake: Lake, source: str, entity: EntitySpec, ds: str, records: Iterabl
         quarantined=len(rejected),
         schema=json_schema(accepted),
         reasons=dict(Counter(r["reason"] for r in rejected).most_common()),
+        examples=[f"{r['origin']}: {r['reason']}" for r in rejected[:MAX_EXAMPLES]],
     )
 
 
@@ -134,12 +190,13 @@ def check_quarantine_rate(staged: Staged, threshold: float) -> None:
     if not staged.delivered or staged.quarantined / staged.delivered <= threshold:
         return
     reasons = "; ".join(f"{reason} ({count})" for reason, count in staged.reasons.items())
+    examples = "; ".join(staged.examples)
     files = ", ".join(path for path, _ in staged.quarantine_files)
     raise QuarantineRateExceeded(
         f"{staged.source}/{staged.entity} ds={staged.ds}: {staged.quarantined} of"
         f" {staged.delivered} records ({staged.quarantined / staged.delivered:.1%}) went to"
         f" quarantine, above {staged.source}'s threshold of {threshold:.1%}. Reasons: {reasons}."
-        f" Records with their reasons: {files}"
+        f" First rejected: {examples}. Records with their reasons: {files}"
     )
 
 
@@ -153,7 +210,7 @@ def publish(lake: Lake, staged: Staged, run_id: str) -> Manifest:
             run_id=run_id,
             delivered=staged.quarantined,
             quarantined=0,
-            schema={"reason": "string", "record": "object"},
+            schema={"reason": "string", "origin": "string", "record": "object|string|array"},
             producer=PRODUCER,
         )
     elif lake.read_manifest(quarantine) is not None:

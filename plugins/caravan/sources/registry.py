@@ -1,16 +1,68 @@
-"""The source registry (`dags/sources.yaml`), parsed into typed specs."""
+"""The source registry (`dags/sources.yaml`), parsed into typed specs.
+
+Everything about a source that is configuration lives in the registry: how it
+is reached (its kind and the kind's settings), which records it delivers and
+how they are identified, checked and windowed. Code only knows the kinds.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-KINDS = ("rest_api", "sql_database")
+KINDS = ("rest_api", "sql_database", "file_drop")
 WINDOWS = ("data_interval", "snapshot")
+# The JSON types a field can be declared with (checked on every record at staging).
+FIELD_TYPES = (
+    "string",
+    "integer",
+    "number",
+    "decimal",
+    "boolean",
+    "date",
+    "timestamp",
+    "epoch_micros",
+    "object",
+    "array",
+)
+FILE_FORMATS = ("jsonl", "csv")
 # The share of a delivery that may go to quarantine before the raw gate fails.
 DEFAULT_QUARANTINE_THRESHOLD = 0.01
+DEFAULT_SCHEDULE = "0 0 * * *"
+
+_ENTITY_KEYS = {
+    "primary_key",
+    "required",
+    "types",
+    "window",
+    "incremental_field",
+    "non_negative",
+    "accepted_values",
+    "min_rows",
+    "duplicates_expected",
+}
+_KIND_ENTITY_KEYS = {
+    "rest_api": {"endpoint"},
+    "sql_database": {"table", "as_of_field"},
+    "file_drop": {"files", "format"},
+}
+_SOURCE_KEYS = {
+    "kind",
+    "conn_id",
+    "schedule",
+    "lookback_days",
+    "quarantine_threshold",
+    "entities",
+    "description",
+}
+_KIND_SOURCE_KEYS = {"rest_api": {"client"}, "sql_database": set(), "file_drop": set()}
+
+
+class RegistryError(ValueError):
+    """A registry entry that cannot work; the message names the file, source and field."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +72,29 @@ class EntitySpec:
     required: tuple[str, ...]
     window: str
     incremental_field: str | None = None
+    types: dict[str, str] = field(default_factory=dict)
+    non_negative: tuple[str, ...] = ()
+    accepted_values: dict[str, tuple] = field(default_factory=dict)
+    min_rows: int = 0
+    duplicates_expected: bool = False  # at-least-once deliveries: raw keeps every copy
+    endpoint: dict[str, Any] = field(default_factory=dict)  # rest_api: a dlt endpoint
+    table: str | None = None  # sql_database: defaults to the entity's name
+    as_of_field: str | None = None  # sql_database snapshots: rows created by the day's end
+    files: str | None = None  # file_drop: glob under the connection's folder
+    format: str = "jsonl"  # file_drop
+
+    @property
+    def checked_fields(self) -> tuple[str, ...]:
+        """Every field the registry says something about, in a stable order."""
+        named = [
+            *self.primary_key,
+            *self.required,
+            *self.types,
+            *([self.incremental_field] if self.incremental_field else []),
+            *self.non_negative,
+            *self.accepted_values,
+        ]
+        return tuple(dict.fromkeys(named))
 
 
 @dataclass(frozen=True)
@@ -30,53 +105,123 @@ class SourceSpec:
     schedule: str
     entities: dict[str, EntitySpec]
     quarantine_threshold: float = DEFAULT_QUARANTINE_THRESHOLD
+    lookback_days: int = 0  # data-interval entities also re-read this many earlier days
+    client: dict[str, Any] = field(default_factory=dict)  # rest_api: auth, paginator, headers
+    description: str = ""
 
 
 def load_registry(path: Path) -> dict[str, SourceSpec]:
     """Parse the registry; a malformed entry raises naming the file, source and field."""
-    raw = yaml.safe_load(path.read_text()) or {}
-    return {name: _source(path, name, body or {}) for name, body in raw.items()}
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as error:
+        raise RegistryError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{path}: expected a mapping of source name to source")
+    return {str(name): _source(Path(path), str(name), body) for name, body in raw.items()}
 
 
-def _source(path: Path, name: str, body: dict) -> SourceSpec:
-    def need(mapping: dict, key: str, where: str):
-        if key not in mapping:
-            raise ValueError(f"{path}: source {name!r}: {where}missing field {key!r}")
-        return mapping[key]
+def _source(path: Path, name: str, body: Any) -> SourceSpec:
+    def fail(message: str) -> RegistryError:
+        return RegistryError(f"{path}: source {name!r}: {message}")
 
-    kind = need(body, "kind", "")
+    if not isinstance(body, dict):
+        raise fail("expected a mapping")
+    if "kind" not in body:
+        raise fail(f"missing field 'kind' (one of {KINDS})")
+    kind = body["kind"]
     if kind not in KINDS:
-        raise ValueError(f"{path}: source {name!r}: kind {kind!r} is not one of {KINDS}")
-    entities = {}
-    for entity, spec in (need(body, "entities", "") or {}).items():
-        spec = spec or {}
-        where = f"entity {entity!r}: "
-        window = spec.get("window", "data_interval")
-        if window not in WINDOWS:
-            raise ValueError(f"{path}: source {name!r}: {where}window {window!r} not in {WINDOWS}")
-        primary_key = _fields(need(spec, "primary_key", where))
-        entities[entity] = EntitySpec(
-            name=entity,
-            primary_key=primary_key,
-            required=_fields(spec["required"]) if "required" in spec else primary_key,
-            window=window,
-            incremental_field=spec.get("incremental_field"),
-        )
+        raise fail(f"kind {kind!r} is not one of {KINDS}")
+    unknown = set(body) - _SOURCE_KEYS - _KIND_SOURCE_KEYS[kind]
+    if unknown:
+        raise fail(f"unknown field(s) {sorted(unknown)} for kind {kind!r}")
+    if not body.get("conn_id"):
+        raise fail("missing field 'conn_id'")
     threshold = body.get("quarantine_threshold", DEFAULT_QUARANTINE_THRESHOLD)
-    if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
-        raise ValueError(
-            f"{path}: source {name!r}: quarantine_threshold {threshold!r} is not a share in 0..1"
-        )
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise fail(f"quarantine_threshold {threshold!r} is not a share in 0..1")
+    if not 0 <= threshold <= 1:
+        raise fail(f"quarantine_threshold {threshold!r} is not a share in 0..1")
+    lookback = body.get("lookback_days", 0)
+    if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 0:
+        raise fail(f"lookback_days {lookback!r} is not a whole number of days >= 0")
+    entities = body.get("entities")
+    if not entities or not isinstance(entities, dict):
+        raise fail("missing field 'entities' (a mapping of entity name to entity)")
+    client = body.get("client") or {}
+    if kind == "rest_api" and not isinstance(client, dict):
+        raise fail("client must be a mapping (auth, paginator, headers, for_each)")
     return SourceSpec(
         name=name,
         kind=kind,
-        conn_id=need(body, "conn_id", ""),
-        schedule=body.get("schedule", "0 0 * * *"),
-        entities=entities,
+        conn_id=str(body["conn_id"]),
+        schedule=str(body.get("schedule", DEFAULT_SCHEDULE)),
+        entities={
+            str(entity): _entity(fail, kind, str(entity), spec) for entity, spec in entities.items()
+        },
         quarantine_threshold=float(threshold),
+        lookback_days=lookback,
+        client=client,
+        description=str(body.get("description", "")),
+    )
+
+
+def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
+    def bad(message: str) -> RegistryError:
+        return fail(f"entity {name!r}: {message}")
+
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        raise bad("expected a mapping")
+    unknown = set(spec) - _ENTITY_KEYS - _KIND_ENTITY_KEYS[kind]
+    if unknown:
+        raise bad(f"unknown field(s) {sorted(unknown)} for kind {kind!r}")
+    if "primary_key" not in spec:
+        raise bad("missing field 'primary_key'")
+    window = spec.get("window", "data_interval")
+    if window not in WINDOWS:
+        raise bad(f"window {window!r} is not one of {WINDOWS}")
+    types = {str(k): str(v) for k, v in (spec.get("types") or {}).items()}
+    for field_name, field_type in types.items():
+        if field_type not in FIELD_TYPES:
+            raise bad(f"field {field_name!r}: type {field_type!r} is not one of {FIELD_TYPES}")
+    incremental_field = spec.get("incremental_field")
+    if incremental_field and types.get(incremental_field) not in (
+        "date",
+        "timestamp",
+        "epoch_micros",
+    ):
+        raise bad(
+            f"incremental_field {incremental_field!r} needs a type date, timestamp or"
+            " epoch_micros under 'types'"
+        )
+    if kind == "rest_api" and not (spec.get("endpoint") or {}).get("path"):
+        raise bad("missing field 'endpoint.path'")
+    if kind == "file_drop":
+        if not spec.get("files"):
+            raise bad("missing field 'files' (a glob under the connection's folder)")
+        if spec.get("format", "jsonl") not in FILE_FORMATS:
+            raise bad(f"format {spec.get('format')!r} is not one of {FILE_FORMATS}")
+    primary_key = _fields(spec["primary_key"])
+    return EntitySpec(
+        name=name,
+        primary_key=primary_key,
+        required=_fields(spec["required"]) if "required" in spec else primary_key,
+        window=window,
+        incremental_field=incremental_field,
+        types=types,
+        non_negative=_fields(spec.get("non_negative", [])),
+        accepted_values={str(k): tuple(v) for k, v in (spec.get("accepted_values") or {}).items()},
+        min_rows=int(spec.get("min_rows", 0)),
+        duplicates_expected=bool(spec.get("duplicates_expected", False)),
+        endpoint=dict(spec.get("endpoint") or {}),
+        table=spec.get("table"),
+        as_of_field=spec.get("as_of_field"),
+        files=spec.get("files"),
+        format=spec.get("format", "jsonl"),
     )
 
 
 def _fields(value: str | list[str]) -> tuple[str, ...]:
     """A field list; a single field may be written without brackets."""
-    return (value,) if isinstance(value, str) else tuple(value)
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)

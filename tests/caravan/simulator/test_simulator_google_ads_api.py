@@ -20,11 +20,26 @@ WEEK_QUERY = (
     "metrics.clicks, metrics.conversions, segments.date FROM campaign "
     "WHERE segments.date BETWEEN '2026-11-01' AND '2026-11-05' ORDER BY segments.date"
 )
+AD_GROUP_QUERY = (
+    "SELECT ad_group.id, ad_group.name, ad_group.status, ad_group.campaign, campaign.id, "
+    "campaign.name FROM ad_group"
+)
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[GoogleAdsServer]:
     server = make_server(World(seed=42), page_size=PAGE_SIZE)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def small_pages_server() -> Iterator[GoogleAdsServer]:
+    """Pages of three, so the ad groups (10 to 15 of them) span several pages."""
+    server = make_server(World(seed=42), page_size=3)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
@@ -116,6 +131,47 @@ def test_campaigns_without_a_date_filter(server):
     assert "metrics" not in response.json()["results"][0]
 
 
+def test_pagination_returns_every_ad_group_once_in_id_order(small_pages_server):
+    pages = _all_pages(small_pages_server, AD_GROUP_QUERY + " ORDER BY ad_group.id")
+    ids = [row["adGroup"]["id"] for page in pages for row in page]
+    expected = [g.ad_group_id for g in small_pages_server.world.ad_groups()]
+    assert len(pages) >= 4
+    assert all(len(page) == 3 for page in pages[:-1])
+    assert ids == expected
+    assert len(set(ids)) == len(ids)
+
+
+def test_ad_group_rows_are_shaped_like_googles(server):
+    response = requests.post(
+        _search_url(server), json={"query": AD_GROUP_QUERY}, headers=HEADERS, timeout=5
+    )
+    assert response.status_code == 200
+    payload = response.json()
+    assert "adGroup.campaign" in payload["fieldMask"].split(",")
+    cid = server.world.google_ads_customer_id
+    groups = {g.ad_group_id: g for g in server.world.ad_groups()}
+    campaigns = {c.campaign_id: c for c in server.world.campaigns()}
+    assert payload["results"]
+    for row in payload["results"]:
+        assert set(row) == {"adGroup", "campaign"}
+        group, campaign = row["adGroup"], row["campaign"]
+        world_group = groups[group["id"]]
+        campaign_id = world_group.campaign_id
+        assert group == {
+            "resourceName": f"customers/{cid}/adGroups/{world_group.ad_group_id}",
+            "id": world_group.ad_group_id,
+            "name": world_group.name,
+            "status": world_group.status,
+            "campaign": f"customers/{cid}/campaigns/{campaign_id}",
+        }
+        assert campaign == {
+            "resourceName": f"customers/{cid}/campaigns/{campaign_id}",
+            "id": campaign_id,
+            "name": campaigns[campaign_id].name,
+        }
+        assert "metrics" not in row and "segments" not in row
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -145,7 +201,8 @@ def test_another_customer_is_forbidden(server):
     "body",
     [
         {"query": "DROP TABLE campaign"},
-        {"query": "SELECT ad_group.id FROM ad_group"},
+        {"query": "SELECT ad_group_ad.ad.id FROM ad_group_ad"},
+        {"query": f"{AD_GROUP_QUERY} WHERE segments.date = '2026-11-01'"},
         {"query": "SELECT campaign.id FROM campaign WHERE campaign.status = 'ENABLED'"},
         {"query": "SELECT campaign.id FROM campaign WHERE segments.date = '2026-13-01'"},
         {

@@ -226,6 +226,34 @@ def test_a_non_positive_scale_is_refused():
         World(scale=0)
 
 
+def test_every_campaign_has_two_or_three_ad_groups_of_its_own():
+    for seed in range(20):
+        world = World(seed=seed)
+        groups = world.ad_groups()
+        campaigns = {c.campaign_id: c for c in world.campaigns()}
+        assert {g.campaign_id for g in groups} == set(campaigns)
+        for campaign_id in campaigns:
+            assert 2 <= sum(g.campaign_id == campaign_id for g in groups) <= 3
+        ids = [g.ad_group_id for g in groups]
+        assert all(i.isdigit() for i in ids)
+        assert ids == sorted(set(ids), key=int)
+        assert set(ids).isdisjoint(campaigns)
+        for group in groups:
+            assert group.name.startswith(f"{campaigns[group.campaign_id].name} - ")
+        assert sorted(g.status for g in groups).count("PAUSED") == 1
+        assert {g.status for g in groups} == {"ENABLED", "PAUSED"}
+
+
+def test_ad_groups_are_the_same_for_a_seed_and_leave_other_records_alone():
+    assert World(seed=1).ad_groups() == World(seed=1).ad_groups()
+    assert len({tuple(World(seed=seed).ad_groups()) for seed in range(10)}) > 1
+    world_module.clear_caches()
+    before = (World(seed=1).orders_on(DAY), World(seed=1).campaign_performance(DAY))
+    world_module.clear_caches()
+    World(seed=1).ad_groups()
+    assert (World(seed=1).orders_on(DAY), World(seed=1).campaign_performance(DAY)) == before
+
+
 def _params(landing_site: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(landing_site).query).items()}
 

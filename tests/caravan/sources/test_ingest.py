@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from caravan.lake import Lake, Partition
+from caravan.sources import Delivered
 from caravan.sources.ingest import (
     QuarantineRateExceeded,
     Staged,
     check_quarantine_rate,
+    conforms,
     field_value,
     publish,
     stage,
@@ -52,6 +54,11 @@ CAMPAIGN_NOT_AN_OBJECT = {"campaign": "7", "metrics": {"costMicros": "5"}, "segm
 DELIVERY = [GOOD_1, NOT_A_DICT, GOOD_2, NO_CAMPAIGN_ID, GOOD_3, CAMPAIGN_NOT_AN_OBJECT]
 
 
+def delivered(records: list) -> list[Delivered]:
+    """Records as an API delivers them, numbered from 1 in their origin."""
+    return [Delivered(record, f"test record {n}") for n, record in enumerate(records, start=1)]
+
+
 @pytest.fixture
 def lake(tmp_path: Path) -> Lake:
     return Lake(f"file://{tmp_path / 'lake'}")
@@ -72,7 +79,7 @@ def read_manifest(path: Path) -> dict:
 
 
 def test_stage_splits_a_delivery_into_loadable_and_quarantined_records(lake):
-    staged = stage(lake, "google_ads", PERFORMANCE, DS, DELIVERY)
+    staged = stage(lake, "google_ads", PERFORMANCE, DS, delivered(DELIVERY))
     # 6 delivered: 3 good, 3 rejected (a list, a missing campaign.id, a campaign that is a string).
     assert (staged.delivered, staged.rows, staged.quarantined) == (6, 3, 3)
     assert [rows for _, rows in staged.files] == [3]
@@ -81,16 +88,16 @@ def test_stage_splits_a_delivery_into_loadable_and_quarantined_records(lake):
 
 
 def test_publish_sends_rejected_records_to_quarantine_with_reason_and_original(lake, tmp_path):
-    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, DELIVERY), run_id="run-1")
+    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, delivered(DELIVERY)), run_id="run-1")
 
     quarantine = folder(tmp_path, "quarantine")
     manifest = read_manifest(quarantine)
     [entry] = manifest["files"]
     rejected = read_jsonl_gz(quarantine / entry["path"])
-    assert [(r["position"], r["reason"], r["record"]) for r in rejected] == [
-        (2, "record is a list, not an object", NOT_A_DICT),
-        (4, "missing required field 'campaign.id'", NO_CAMPAIGN_ID),
-        (6, "missing required field 'campaign.id'", CAMPAIGN_NOT_AN_OBJECT),
+    assert [(r["origin"], r["reason"], r["record"]) for r in rejected] == [
+        ("test record 2", "record is a list, not an object", NOT_A_DICT),
+        ("test record 4", "missing required field 'campaign.id'", NO_CAMPAIGN_ID),
+        ("test record 6", "missing required field 'campaign.id'", CAMPAIGN_NOT_AN_OBJECT),
     ]
     assert {(r["source"], r["entity"], r["ds"]) for r in rejected} == {
         ("google_ads", "campaign_performance", DS)
@@ -100,7 +107,9 @@ def test_publish_sends_rejected_records_to_quarantine_with_reason_and_original(l
 
 
 def test_publish_puts_only_loadable_records_in_raw_and_the_counts_reconcile(lake, tmp_path):
-    returned = publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, DELIVERY), run_id="run-1")
+    returned = publish(
+        lake, stage(lake, "google_ads", PERFORMANCE, DS, delivered(DELIVERY)), run_id="run-1"
+    )
 
     raw = folder(tmp_path, "raw")
     manifest = read_manifest(raw)
@@ -114,17 +123,25 @@ def test_publish_puts_only_loadable_records_in_raw_and_the_counts_reconcile(lake
 
 
 def test_a_clean_delivery_publishes_no_quarantine(lake, tmp_path):
-    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, [GOOD_1, GOOD_2]), run_id="run-1")
+    publish(
+        lake,
+        stage(lake, "google_ads", PERFORMANCE, DS, delivered([GOOD_1, GOOD_2])),
+        run_id="run-1",
+    )
     manifest = read_manifest(folder(tmp_path, "raw"))
     assert (manifest["delivered"], manifest["rows"], manifest["quarantined"]) == (2, 2, 0)
     assert not folder(tmp_path, "quarantine").exists()
 
 
 def test_a_rerun_that_rejects_nothing_removes_the_old_quarantine_partition(lake, tmp_path):
-    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, DELIVERY), run_id="run-1")
+    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, delivered(DELIVERY)), run_id="run-1")
     assert (folder(tmp_path, "quarantine") / "_manifest.json").exists()
 
-    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, [GOOD_1, GOOD_2]), run_id="run-2")
+    publish(
+        lake,
+        stage(lake, "google_ads", PERFORMANCE, DS, delivered([GOOD_1, GOOD_2])),
+        run_id="run-2",
+    )
 
     assert not folder(tmp_path, "quarantine").exists()
     assert (
@@ -136,8 +153,12 @@ def test_a_rerun_that_rejects_nothing_removes_the_old_quarantine_partition(lake,
 
 
 def test_a_rerun_with_fewer_rejects_replaces_the_quarantine_partition(lake, tmp_path):
-    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, DELIVERY), run_id="run-1")
-    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, [GOOD_1, NOT_A_DICT]), run_id="run-2")
+    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, delivered(DELIVERY)), run_id="run-1")
+    publish(
+        lake,
+        stage(lake, "google_ads", PERFORMANCE, DS, delivered([GOOD_1, NOT_A_DICT])),
+        run_id="run-2",
+    )
     quarantine = folder(tmp_path, "quarantine")
     manifest = read_manifest(quarantine)
     [entry] = manifest["files"]
@@ -146,7 +167,7 @@ def test_a_rerun_with_fewer_rejects_replaces_the_quarantine_partition(lake, tmp_
 
 
 def test_an_empty_delivery_publishes_an_empty_partition(lake, tmp_path):
-    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, []), run_id="run-1")
+    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, delivered([])), run_id="run-1")
     manifest = read_manifest(folder(tmp_path, "raw"))
     assert (manifest["delivered"], manifest["rows"], manifest["quarantined"]) == (0, 0, 0)
     assert read_jsonl_gz(folder(tmp_path, "raw") / manifest["files"][0]["path"]) == []
@@ -159,7 +180,7 @@ def test_flat_records_quarantined_for_a_missing_or_null_required_field(lake, tmp
     zero_ids = {**good, "order_id": 0, "customer_id": 0}  # falsy but present: loadable
     delivery = [good, no_status, null_customer, zero_ids, "text"]
 
-    staged = stage(lake, "shop_db", ORDERS, DS, delivery)
+    staged = stage(lake, "shop_db", ORDERS, DS, delivered(delivery))
     publish(lake, staged, run_id="run-1")
 
     quarantine = folder(tmp_path, "quarantine", "shop_db", "orders")
@@ -172,15 +193,15 @@ def test_flat_records_quarantined_for_a_missing_or_null_required_field(lake, tmp
     )
     assert read_jsonl_gz(raw / "part-00000.jsonl.gz") == [good, zero_ids]
     rejected = read_jsonl_gz(quarantine / "part-00000.jsonl.gz")
-    assert [(r["position"], r["reason"]) for r in rejected] == [
-        (2, "missing required field 'status'"),
-        (3, "missing required field 'customer_id'"),
-        (5, "record is a str, not an object"),
+    assert [(r["origin"], r["reason"]) for r in rejected] == [
+        ("test record 2", "missing required field 'status'"),
+        ("test record 3", "missing required field 'customer_id'"),
+        ("test record 5", "record is a str, not an object"),
     ]
 
 
 def test_staged_survives_an_xcom_json_round_trip_and_publishes(lake, tmp_path):
-    staged = stage(lake, "google_ads", PERFORMANCE, DS, DELIVERY)
+    staged = stage(lake, "google_ads", PERFORMANCE, DS, delivered(DELIVERY))
     through_xcom = Staged.from_xcom(json.loads(json.dumps(staged.to_xcom())))
     assert through_xcom == staged
     publish(lake, through_xcom, run_id="run-1")
@@ -203,7 +224,7 @@ def test_field_value_follows_dotted_paths(record, path, expected):
 
 
 def test_a_quarantine_rate_above_the_threshold_fails_naming_source_field_and_file(lake):
-    staged = stage(lake, "google_ads", PERFORMANCE, DS, DELIVERY)  # 3 of 6 rejected
+    staged = stage(lake, "google_ads", PERFORMANCE, DS, delivered(DELIVERY))  # 3 of 6 rejected
     with pytest.raises(QuarantineRateExceeded) as exceeded:
         check_quarantine_rate(staged, threshold=0.4)
     message = str(exceeded.value)
@@ -213,6 +234,7 @@ def test_a_quarantine_rate_above_the_threshold_fails_naming_source_field_and_fil
     assert "threshold of 40.0%" in message
     assert "missing required field 'campaign.id' (2)" in message
     assert "record is a list, not an object (1)" in message
+    assert "First rejected: test record 2: record is a list, not an object;" in message
     assert message.endswith(
         f"{lake.staging_path(Partition('quarantine', 'google_ads', 'campaign_performance', DS))}"
         "/part-00000.jsonl.gz"
@@ -223,4 +245,65 @@ def test_a_quarantine_rate_above_the_threshold_fails_naming_source_field_and_fil
     ("delivery", "threshold"), [(DELIVERY, 0.5), ([GOOD_1, GOOD_2], 0.0), ([], 0.0)]
 )
 def test_a_quarantine_rate_at_or_below_the_threshold_passes(lake, delivery, threshold):
-    check_quarantine_rate(stage(lake, "google_ads", PERFORMANCE, DS, delivery), threshold)
+    check_quarantine_rate(
+        stage(lake, "google_ads", PERFORMANCE, DS, delivered(delivery)), threshold
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "field_type", "expected"),
+    [
+        ("1234", "integer", True),
+        (1234, "integer", True),
+        ("-5", "integer", True),
+        ("12.5", "integer", False),
+        ("N/A", "integer", False),
+        (True, "integer", False),
+        ("12.50", "decimal", True),
+        (3, "decimal", True),
+        ("1e3", "decimal", False),
+        ("N/A", "decimal", False),
+        (0.25, "number", True),
+        ("0.25", "number", True),
+        ("nan", "number", False),
+        ("2026-03-01", "date", True),
+        ("2026-03-01T10:00:00", "date", False),
+        ("2026-02-30", "date", False),
+        ("2026-03-01T10:00:00.000Z", "timestamp", True),
+        ("2026-01-01T00:00:00+0000", "timestamp", True),
+        ("2026-03-01", "timestamp", False),
+        ("N/A", "timestamp", False),
+        (1772359200000000, "epoch_micros", True),
+        (-1, "epoch_micros", False),
+        ("N/A", "epoch_micros", False),
+        ([], "array", True),
+        ({}, "array", False),
+        ({}, "object", True),
+        ("x", "string", True),
+        (7, "string", False),
+        (False, "boolean", True),
+    ],
+)
+def test_conforms_accepts_json_values_of_the_declared_type(value, field_type, expected):
+    assert conforms(value, field_type) is expected
+
+
+def test_a_field_of_the_wrong_type_sends_the_record_to_quarantine_naming_field_and_value(lake):
+    wrong_cost = performance_row("4", "N/A")
+    wrong_date = {**performance_row("5", "10"), "segments": {"date": "yesterday"}}
+    staged = stage(lake, "google_ads", PERFORMANCE, DS, delivered([GOOD_1, wrong_cost, wrong_date]))
+    assert (staged.delivered, staged.rows, staged.quarantined) == (3, 1, 2)
+    assert staged.reasons == {
+        "field 'metrics.costMicros' is 'N/A', not an integer": 1,
+        "field 'segments.date' is 'yesterday', not a date": 1,
+    }
+
+
+def test_an_unparsable_delivery_goes_to_quarantine_with_its_text_and_error(lake, tmp_path):
+    broken = Delivered('{"campaign": {"id"', "drop.jsonl line 7", "line is not valid JSON (x)")
+    publish(lake, stage(lake, "google_ads", PERFORMANCE, DS, [broken]), run_id="run-1")
+    quarantine = folder(tmp_path, "quarantine")
+    [rejected] = read_jsonl_gz(quarantine / "part-00000.jsonl.gz")
+    assert rejected["reason"] == "line is not valid JSON (x)"
+    assert rejected["origin"] == "drop.jsonl line 7"
+    assert rejected["record"] == '{"campaign": {"id"'

@@ -18,15 +18,30 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_real_registry_declares_two_sources_and_six_entities():
+def test_the_real_registry_declares_the_six_systems_and_their_entities():
     registry = load_registry(SOURCES_YAML)
 
-    assert sorted(registry) == ["google_ads", "shop_db"]
-    google, shop = registry["google_ads"], registry["shop_db"]
-    assert (google.kind, google.conn_id) == ("rest_api", "google_ads_default")
-    assert (shop.kind, shop.conn_id) == ("sql_database", "shop_db_default")
-    assert list(google.entities) == ["campaigns", "campaign_performance"]
-    assert list(shop.entities) == ["customers", "products", "orders", "order_items"]
+    assert {name: (s.kind, s.conn_id) for name, s in registry.items()} == {
+        "google_ads": ("rest_api", "google_ads_default"),
+        "meta_ads": ("rest_api", "meta_ads_default"),
+        "crm": ("rest_api", "crm_default"),
+        "web_analytics": ("file_drop", "web_analytics_default"),
+        "shop_db": ("sql_database", "shop_db_default"),
+        "sales_ops": ("file_drop", "sales_ops_default"),
+    }
+    assert {name: list(s.entities) for name, s in registry.items()} == {
+        "google_ads": ["campaigns", "ad_groups", "campaign_performance"],
+        "meta_ads": ["campaigns", "adsets", "insights"],
+        "crm": ["contacts", "deals"],
+        "web_analytics": ["events"],
+        "shop_db": ["customers", "products", "orders", "order_items"],
+        "sales_ops": ["messages"],
+    }
+    # Ad platforms restate recent days; the rest deliver each day once.
+    assert {name: s.lookback_days for name, s in registry.items() if s.lookback_days} == {
+        "google_ads": 2,
+        "meta_ads": 2,
+    }
 
 
 @pytest.mark.parametrize(
@@ -46,7 +61,7 @@ def test_the_real_registry_declares_two_sources_and_six_entities():
             ("campaign.id", "segments.date"),
             ("campaign.id", "segments.date", "metrics.costMicros"),
             "data_interval",
-            None,
+            "segments.date",
         ),
         (
             "shop_db",
@@ -73,6 +88,22 @@ def test_the_real_registry_declares_two_sources_and_six_entities():
             "data_interval",
             "created_at",
         ),
+        (
+            "crm",
+            "contacts",
+            ("id",),
+            ("id", "properties.email", "updatedAt"),
+            "data_interval",
+            "properties.lastmodifieddate",
+        ),
+        (
+            "web_analytics",
+            "events",
+            ("user_pseudo_id", "event_timestamp", "event_name"),
+            ("user_pseudo_id", "event_timestamp", "event_name"),
+            "data_interval",
+            "event_timestamp",
+        ),
     ],
 )
 def test_the_real_registry_entity_specs(
@@ -84,6 +115,94 @@ def test_the_real_registry_entity_specs(
     assert spec.required == required
     assert spec.window == window
     assert spec.incremental_field == incremental_field
+
+
+def test_kind_settings_are_carried_through(tmp_path):
+    path = write(
+        tmp_path,
+        """
+api:
+  kind: rest_api
+  conn_id: api_conn
+  lookback_days: 3
+  client: {auth: bearer, paginator: {type: json_link, next_url_path: next}}
+  entities:
+    things:
+      endpoint: {path: "things/${ds}", data_selector: items}
+      primary_key: id
+      types: {updated: timestamp, price: decimal}
+      incremental_field: updated
+      non_negative: [price]
+      accepted_values: {state: [new, old]}
+      min_rows: 1
+drop:
+  kind: file_drop
+  conn_id: drop_conn
+  entities:
+    rows:
+      files: "rows_${ds}.csv"
+      format: csv
+      primary_key: [a, b]
+      duplicates_expected: true
+""",
+    )
+    registry = load_registry(path)
+    api, things = registry["api"], registry["api"].entities["things"]
+    assert api.lookback_days == 3
+    assert api.client["auth"] == "bearer"
+    assert things.endpoint == {"path": "things/${ds}", "data_selector": "items"}
+    assert things.types == {"updated": "timestamp", "price": "decimal"}
+    assert things.non_negative == ("price",)
+    assert things.accepted_values == {"state": ("new", "old")}
+    assert things.min_rows == 1
+    assert things.checked_fields == ("id", "updated", "price", "state")
+    rows = registry["drop"].entities["rows"]
+    assert (rows.files, rows.format, rows.duplicates_expected) == ("rows_${ds}.csv", "csv", True)
+
+
+@pytest.mark.parametrize(
+    ("entity_yaml", "message"),
+    [
+        ("      primary_key: id\n      types: {x: money}\n", "field 'x': type 'money'"),
+        (
+            "      primary_key: id\n      incremental_field: x\n",
+            "incremental_field 'x' needs a type",
+        ),
+        ("      primary_key: id\n      colour: red\n", "unknown field(s) ['colour']"),
+        ("      primary_key: id\n      endpoint: {path: x}\n", "unknown field(s) ['endpoint']"),
+        ("      primary_key: id\n      format: xml\n      files: '*'\n", "format 'xml'"),
+        ("      primary_key: id\n", "missing field 'files'"),
+    ],
+)
+def test_an_entity_that_cannot_work_is_refused_naming_source_entity_and_field(
+    tmp_path, entity_yaml, message
+):
+    path = write(
+        tmp_path, "drop:\n  kind: file_drop\n  conn_id: c\n  entities:\n    rows:\n" + entity_yaml
+    )
+    with pytest.raises(ValueError) as raised:
+        load_registry(path)
+    assert f"{path}: source 'drop': entity 'rows': " in str(raised.value)
+    assert message in str(raised.value)
+
+
+def test_a_rest_api_entity_needs_an_endpoint_path(tmp_path):
+    path = write(
+        tmp_path,
+        "crm:\n  kind: rest_api\n  conn_id: c\n  entities:\n    contacts:\n      primary_key: id\n",
+    )
+    with pytest.raises(ValueError, match=r"entity 'contacts': missing field 'endpoint.path'"):
+        load_registry(path)
+
+
+def test_a_negative_lookback_is_refused_naming_the_source(tmp_path):
+    path = write(
+        tmp_path,
+        "shop:\n  kind: sql_database\n  conn_id: c\n  lookback_days: -1\n"
+        "  entities:\n    orders:\n      primary_key: id\n",
+    )
+    with pytest.raises(ValueError, match=r"source 'shop': lookback_days -1"):
+        load_registry(path)
 
 
 def test_required_defaults_to_the_primary_key_and_window_to_data_interval(tmp_path):
@@ -117,6 +236,7 @@ shop:
     orders:
       primary_key: [order_id]
       incremental_field: updated_at
+      types: {updated_at: timestamp}
       window: snapshot
 """,
     )
@@ -233,7 +353,7 @@ def test_quarantine_thresholds_come_from_the_registry_with_a_default(tmp_path):
     assert real["shop_db"].quarantine_threshold == 0.01
     path = write(
         tmp_path,
-        "crm:\n  kind: rest_api\n  conn_id: crm\n  entities:\n    contacts:\n"
+        "crm:\n  kind: sql_database\n  conn_id: crm\n  entities:\n    contacts:\n"
         "      primary_key: [id]\n",
     )
     assert load_registry(path)["crm"].quarantine_threshold == 0.01

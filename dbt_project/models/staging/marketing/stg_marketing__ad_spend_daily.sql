@@ -2,6 +2,16 @@ with source as (
     select * from {{ source('marketing', 'ad_spend_daily') }}
 ),
 
+-- Ad platforms restate their last days, and each run re-reads its lookback, so one
+-- date × platform × campaign can sit in several partitions: the latest one holds.
+latest as (
+    select * from source
+    qualify row_number() over (
+        partition by spend_date, platform, campaign_id
+        order by ds desc
+    ) = 1
+),
+
 renamed as (
     select
         spend_date,
@@ -15,7 +25,7 @@ renamed as (
         clicks,
         conversions,
         ds
-    from source
+    from latest
 )
 
 select * from renamed

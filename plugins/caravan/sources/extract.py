@@ -1,0 +1,36 @@
+"""From a registry entry and its Airflow connection to the records of one run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from caravan.sources import Delivered
+from caravan.sources.registry import EntitySpec, SourceSpec
+from caravan.sources.window import Window
+
+
+def deliveries(source: SourceSpec, entity: EntitySpec, conn: Any, ds: str) -> Iterator[Delivered]:
+    """What `source` delivers for `entity` in the run of `ds`, read the way its kind says."""
+    # Caravan hands dlt every setting and secret explicitly. Without this, dlt would look
+    # up each of its config keys as an Airflow Variable, a metadata-DB query apiece.
+    os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
+    window = Window.for_run(source, entity, ds)
+    if source.kind == "rest_api":
+        from caravan.sources import rest_api
+
+        return rest_api.deliveries(
+            source, entity, rest_api.RestConnection.from_connection(conn), window
+        )
+    if source.kind == "sql_database":
+        from caravan.sources import sql_database
+
+        return sql_database.deliveries(
+            source, entity, sql_database.url_from_connection(conn), window
+        )
+    if source.kind == "file_drop":
+        from caravan.sources import file_drop
+
+        return file_drop.deliveries(source, entity, file_drop.folder_from_connection(conn), window)
+    raise ValueError(f"source {source.name!r}: no extractor for kind {source.kind!r}")

@@ -1,0 +1,84 @@
+"""The `file_drop` kind: files other systems drop in a folder or bucket, found by dlt.
+
+dlt's filesystem source lists the files matching the entity's glob (with the
+run's `${ds}` filled in) on any fsspec URL (a local folder, `gs://`); each line
+(JSON lines) or row (CSV) is one delivery. A line that is not JSON is still
+delivered, with the error, so it lands in quarantine instead of being lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from caravan.sources import Delivered, SourceError
+from caravan.sources.registry import EntitySpec, SourceSpec
+from caravan.sources.window import Window, fill
+
+
+def folder_from_connection(conn: Any) -> str:
+    """The landing folder's URL from an Airflow connection: extra `path` (as Airflow's
+    File (path) connections hold it), a local path or any fsspec URL such as gs://."""
+    path = conn.extra_dejson.get("path")
+    if not path:
+        raise ValueError(f"connection {conn.conn_id!r}: extra 'path' (the landing folder) is empty")
+    return path if "://" in path else f"file://{path}"
+
+
+def deliveries(
+    source: SourceSpec, entity: EntitySpec, folder: str, window: Window
+) -> Iterator[Delivered]:
+    """Every record in the files the entity's glob matches for the window, file by file
+    in name order, line by line."""
+    import fsspec
+    from dlt.sources.filesystem import filesystem
+
+    where = f"{source.name}/{entity.name}"
+    file_glob = fill(entity.files, window.placeholders(), f"{where}: files")
+    try:
+        # The lake's filesystem (gcsfs finds credentials as the lake does), so dlt need not
+        # resolve credentials from its own config.
+        fs, _ = fsspec.core.url_to_fs(folder)
+        files = filesystem(bucket_url=folder, credentials=fs, file_glob=file_glob)
+        listed = sorted(files, key=lambda item: item["relative_path"])
+    except Exception as error:
+        raise SourceError(f"{where}: listing {folder}/{file_glob} failed: {error}") from error
+    read = _jsonl_records if entity.format == "jsonl" else _csv_records
+    for item in listed:
+        with item.open(mode="rb", compression="auto") as handle:
+            text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+            yield from read(text, item["relative_path"])
+
+
+def _jsonl_records(text: io.TextIOBase, name: str) -> Iterator[Delivered]:
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        origin = f"{name} line {number}"
+        try:
+            yield Delivered(json.loads(line), origin)
+        except json.JSONDecodeError as error:  # the position is in `origin`; keep reasons few
+            yield Delivered(line.rstrip("\n"), origin, f"line is not valid JSON ({error.msg})")
+
+
+def _csv_records(text: io.TextIOBase, name: str) -> Iterator[Delivered]:
+    """Rows as {header: value}, empty cells as null; a row with more or fewer cells than the
+    header is kept whole (as its cells) and rejected."""
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        return
+    for row in reader:
+        if not row:
+            continue
+        origin = f"{name} line {reader.line_num}"
+        if len(row) != len(header):
+            yield Delivered(row, origin, f"row has {len(row)} cells, the header has {len(header)}")
+        else:
+            # CSV has no null: an empty cell is a missing value, not an empty string.
+            cells = zip(header, row, strict=True)
+            record = {name: (cell if cell != "" else None) for name, cell in cells}
+            yield Delivered(record, origin)

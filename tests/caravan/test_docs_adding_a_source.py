@@ -1,0 +1,105 @@
+"""docs/adding-a-source.md, run as written: its YAML entry and CSV file, through the
+`caravan run` command it shows, give the lake it describes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PAGE = REPO / "docs" / "adding-a-source.md"
+DS = "2026-11-01"
+
+
+def fenced(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    return PAGE.read_text()
+
+
+@pytest.fixture(scope="module")
+def ran(page, tmp_path_factory) -> Path:
+    """A copy of dags/ with the page's entry appended, its CSV dropped, its command run."""
+    root = tmp_path_factory.mktemp("docs_example")
+    dags = root / "project" / "dags"
+    dags.mkdir(parents=True)
+    shutil.copy(REPO / "dags" / "ingest.py", dags)
+    registry = (REPO / "dags" / "sources.yaml").read_text() + "\n" + fenced(page, "yaml")[0]
+    (dags / "sources.yaml").write_text(registry)
+    landing = root / "landing"
+    landing.mkdir()
+    (landing / f"conversions_{DS}.csv").write_text(fenced(page, "csv")[0])
+
+    [command] = [
+        line
+        for block in fenced(page, "bash")
+        for line in block.splitlines()
+        if "caravan run" in line
+    ]
+    args = command.split()[1:]  # `.venv/bin/caravan` is the venv's console script
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env.pop("AIRFLOW_HOME", None)
+    env.update(
+        CARAVAN_HOME=str(root / "home"),
+        CARAVAN_PROJECT_DIR=str(root / "project"),
+        AIRFLOW_CONN_AFFILIATE_NETWORK_DEFAULT=json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(landing)}}
+        ),
+    )
+    caravan = Path(sys.executable).with_name("caravan")
+    result = subprocess.run(
+        [str(caravan), *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    log = root / "home" / "logs" / "run.log"
+    assert result.returncode == 0, (
+        result.stdout + result.stderr + (log.read_text()[-10000:] if log.exists() else "")
+    )
+    assert "ingest_affiliate_network ok" in " ".join(result.stdout.split())
+    return root / "home" / "lake"
+
+
+def read_partition(folder: Path) -> tuple[dict, list]:
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    records = [
+        json.loads(line)
+        for entry in manifest["files"]
+        for line in gzip.decompress((folder / entry["path"]).read_bytes()).splitlines()
+    ]
+    return manifest, records
+
+
+def test_the_three_good_rows_are_published_as_the_page_says(ran):
+    manifest, records = read_partition(ran / "raw/affiliate_network/conversions" / f"ds={DS}")
+    assert (manifest["delivered"], manifest["rows"], manifest["quarantined"]) == (5, 3, 2)
+    assert [r["conversion_id"] for r in records] == ["AFF-1001", "AFF-1002", "AFF-1005"]
+    assert records[1] == {
+        "conversion_id": "AFF-1002",
+        "partner_id": "P-03",
+        "order_id": "2026110100007",
+        "commission": "12.00",
+        "currency": "USD",
+        "converted_at": "2026-11-01T09:42:13Z",
+    }
+
+
+def test_the_two_bad_rows_are_in_quarantine_with_the_reasons_the_page_shows(ran, page):
+    _, rejected = read_partition(ran / "quarantine/affiliate_network/conversions" / f"ds={DS}")
+    found = [(r["reason"], r["origin"]) for r in rejected]
+    assert found == [
+        ("field 'commission' is 'not-a-number', not a decimal", f"conversions_{DS}.csv line 4"),
+        ("row has 5 cells, the header has 6", f"conversions_{DS}.csv line 5"),
+    ]
+    assert rejected[1]["record"] == ["AFF-1004", "P-21", "2026110100019", "3.10", "USD"]
+    for reason, origin in found:
+        assert reason in page and origin in page
