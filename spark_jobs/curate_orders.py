@@ -1,6 +1,8 @@
 """curate_orders: the shop's orders with their money worked out and the customer keyed.
 
-raw/shop_db/{orders, order_items, customers} → curated/sales/orders.
+raw/shop_db/{orders, order_items, customers} → curated/sales/orders. A partition holds
+the orders the shop changed on ds (new ones, and older ones delivered or refunded);
+the warehouse keeps each order's latest version.
 `customer_key` is the normalised email's hash: the key the identity resolution
 job keeps across shop, CRM and web ids (email first).
 """
@@ -75,6 +77,7 @@ def transform_orders(orders: DataFrame, items: DataFrame, customers: DataFrame) 
             utc_timestamp(F.col("created_at")).alias("placed_at"),
             F.to_date(utc_timestamp(F.col("created_at"))).alias("order_date"),
             "status",
+            utc_timestamp(F.col("updated_at")).alias("updated_at"),
             "currency",
             gross.alias("gross_revenue"),
             discount.alias("discount_amount"),

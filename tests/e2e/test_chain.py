@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from caravan.simulator.files import sales_ops_messages, web_events
-from caravan.simulator.world import World
+from caravan.simulator.world import World, end_of_day
 from caravan.sources.registry import load_registry
 
 pytestmark = pytest.mark.e2e
@@ -185,7 +185,12 @@ def test_every_entity_of_every_source_is_published_each_day_and_reconciles(chain
         for key, manifest in published.items():
             assert manifest["delivered"] == manifest["rows"] + manifest["quarantined"], key
             assert manifest["ds"] == day.isoformat(), key
-        assert published[("shop_db", "orders")]["rows"] == len(world.orders_on(day))
+        # The shop as of the end of the window: an order lands on the day it last changed.
+        now = end_of_day(DAYS[-1])
+        changed = [
+            o for d in DAYS for o in world.orders_on(d) if o.as_of(now).updated_at.date() == day
+        ]
+        assert published[("shop_db", "orders")]["rows"] == len(changed)
         performance = published[("google_ads", "campaign_performance")]
         assert performance["rows"] == len(world.campaigns()) * (1 + lookback)
         assert published[("web_analytics", "events")]["rows"] == len(web_events(world, day))

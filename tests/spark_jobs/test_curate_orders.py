@@ -19,7 +19,7 @@ from spark_jobs.curate_orders import (
 CURATED_SCHEMA = (
     "order_id STRING, customer_id STRING, customer_key STRING, region STRING, "
     "customer_created_at TIMESTAMP_NTZ, placed_at TIMESTAMP_NTZ, order_date DATE, "
-    "status STRING, currency STRING, gross_revenue DECIMAL(18,2), "
+    "status STRING, updated_at TIMESTAMP_NTZ, currency STRING, gross_revenue DECIMAL(18,2), "
     "discount_amount DECIMAL(18,2), net_revenue DECIMAL(18,2), units BIGINT, "
     "landing_site STRING, utm_source STRING, utm_medium STRING, utm_campaign STRING"
 )
@@ -42,8 +42,9 @@ BOB = key("bob@y.org")
 def frames(spark):
     orders = spark.createDataFrame(
         [
-            # 1: two lines, 2 × 129.00 + 1 × 45.00 = 303.00 gross, 5.00 off → 298.00 net
-            (1, 10, "delivered", "USD", "5.00", PAID, "2026-03-01T10:15:00", "2026-03-01T12:00:00"),
+            # 1: two lines, 2 × 129.00 + 1 × 45.00 = 303.00 gross, 5.00 off → 298.00 net;
+            # delivered two days after it was placed: its order date stays the 1st
+            (1, 10, "delivered", "USD", "5.00", PAID, "2026-03-01T10:15:00", "2026-03-03T12:00:00"),
             # 2: no items at all → gross 0.00, net 0.00 − 0.00
             (2, 20, "placed", "USD", "0.00", "/", "2026-03-01T23:59:59", "2026-03-01T23:59:59"),
             # 3: 3 × 19.50 + 1 × 7.99 = 66.49 gross, 1.99 off → 64.50 net
@@ -102,6 +103,7 @@ def test_orders_with_money_units_keys_and_utm_worked_out(spark, frames):
                 datetime(2026, 3, 1, 10, 15),
                 day,
                 "delivered",
+                datetime(2026, 3, 3, 12),
                 "USD",
                 Decimal("303.00"),
                 Decimal("5.00"),
@@ -121,6 +123,7 @@ def test_orders_with_money_units_keys_and_utm_worked_out(spark, frames):
                 datetime(2026, 3, 1, 23, 59, 59),
                 day,
                 "placed",
+                datetime(2026, 3, 1, 23, 59, 59),
                 "USD",
                 Decimal("0.00"),
                 Decimal("0.00"),
@@ -140,6 +143,7 @@ def test_orders_with_money_units_keys_and_utm_worked_out(spark, frames):
                 datetime(2026, 3, 1),
                 day,
                 "shipped",
+                datetime(2026, 3, 1, 8),
                 "USD",
                 Decimal("66.49"),
                 Decimal("1.99"),
@@ -159,6 +163,7 @@ def test_orders_with_money_units_keys_and_utm_worked_out(spark, frames):
                 datetime(2026, 3, 1, 7, 30, 0, 250000),
                 day,
                 "cancelled",
+                datetime(2026, 3, 1, 9),
                 "USD",
                 Decimal("0.30"),
                 Decimal("0.00"),
@@ -178,6 +183,7 @@ def test_orders_with_money_units_keys_and_utm_worked_out(spark, frames):
                 datetime(2026, 3, 1, 12),
                 day,
                 "placed",
+                datetime(2026, 3, 1, 12),
                 "USD",
                 Decimal("24.99"),
                 Decimal("2.50"),

@@ -25,7 +25,7 @@ def restated_days(ds: str) -> list[str]:
     return sorted({day for window in windows for day in window.days()} | {ds})
 
 
-ORDER_STATUSES = ["placed", "shipped", "delivered", "cancelled"]
+ORDER_STATUSES = ["placed", "shipped", "delivered", "cancelled", "refunded"]
 
 SUITES: dict[tuple[str, str], Suite] = {
     ("marketing", "ad_spend_daily"): Suite(
@@ -58,7 +58,8 @@ SUITES: dict[tuple[str, str], Suite] = {
         source="sales",
         entity="orders",
         projection=(
-            "*, order_date::varchar as order_day,"
+            "*, updated_at::date::varchar as updated_day,"
+            " datediff('day', order_date, updated_at::date) as days_from_order_to_update,"
             " gross_revenue - discount_amount - net_revenue as net_revenue_gap"
         ),
         key_columns=["order_id"],
@@ -68,7 +69,11 @@ SUITES: dict[tuple[str, str], Suite] = {
                 for c in ("order_id", "customer_key", "order_date", "status", "net_revenue")
             ],
             Check(gxe.ExpectColumnValuesToBeUnique(column="order_id")),
-            Check(gxe.ExpectColumnValuesToBeInSet(column="order_day", value_set=[ds])),
+            # A partition holds the orders changed on ds, placed then or before.
+            Check(gxe.ExpectColumnValuesToBeInSet(column="updated_day", value_set=[ds])),
+            Check(
+                gxe.ExpectColumnValuesToBeBetween(column="days_from_order_to_update", min_value=0)
+            ),
             Check(gxe.ExpectColumnValuesToBeInSet(column="status", value_set=ORDER_STATUSES)),
             Check(gxe.ExpectColumnValuesToBeBetween(column="net_revenue", min_value=0)),
             Check(

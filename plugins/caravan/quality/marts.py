@@ -11,8 +11,8 @@ import great_expectations.expectations as gxe
 from caravan.quality.gate import Check
 from caravan.quality.suites import Suite
 
-# Orders that carry revenue: every status but cancelled.
-REVENUE_ORDERS = "status <> 'cancelled'"
+# Orders that carry revenue: every status but cancelled and refunded.
+REVENUE_ORDERS = "status not in ('cancelled', 'refunded')"
 
 SUITES: dict[tuple[str, str], Suite] = {
     ("marts", "fct_orders"): Suite(

@@ -156,7 +156,7 @@ def _deals_created_on(world: World, day: date) -> tuple[CrmDeal, ...]:
         drafts.append(
             (
                 order.created_at,
-                order.updated_at,
+                order.first_change_at or order.created_at,  # the deal closes on the day
                 f"Order {order.order_id}",
                 order_net_revenue(order),
                 stage,

@@ -384,10 +384,10 @@ def _end_of(day: date) -> datetime:
 def shipped_at(order: Order) -> datetime | None:
     """When a shipped or delivered order left the warehouse (on its own day)."""
     if order.status == "shipped":
-        return order.updated_at
-    if order.status == "delivered":
+        return order.first_change_at
+    if order.status in ("delivered", "refunded"):
         return order.created_at + timedelta(
-            seconds=int((order.updated_at - order.created_at).total_seconds()) // 2
+            seconds=int((order.first_change_at - order.created_at).total_seconds()) // 2
         )
     return None
 

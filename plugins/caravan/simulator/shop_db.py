@@ -24,10 +24,11 @@ from sqlalchemy import (
     Table,
     create_engine,
     delete,
+    inspect,
     select,
 )
 
-from caravan.simulator.world import Customer, Order, Product, World
+from caravan.simulator.world import Customer, Order, Product, World, end_of_day
 
 metadata = MetaData()
 
@@ -77,6 +78,8 @@ order_items = Table(
     Column("quantity", Integer, nullable=False),
     Column("unit_price", Numeric(10, 2), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # A delivery or a refund touches the order's lines too, as shop platforms do.
+    Column("updated_at", DateTime, nullable=False),
 )
 
 # Stays well under SQLite's limit on bound parameters per statement.
@@ -135,6 +138,7 @@ def order_item_rows(order: Order) -> list[dict[str, Any]]:
             "quantity": item.quantity,
             "unit_price": item.unit_price,
             "created_at": naive_utc(order.created_at),
+            "updated_at": naive_utc(order.updated_at),
         }
         for item in order.items
     ]
@@ -191,14 +195,19 @@ def _replace_by_key(
 def write_shop_db(url: str, world: World, days: list[date]) -> None:
     """Write the days' orders, the customers they need and the catalogue, idempotently.
 
-    One transaction: delete what those days (and those customer and product ids)
-    held, then insert, so rewriting a day leaves identical tables.
+    The database is the shop's now: the end of the latest day it holds (these days
+    and any written before). Every order is written as it stands then, so an order
+    delivered or refunded since shows that, however the days were written. One
+    transaction: delete what the days (and those customer and product ids) held, then
+    insert, so rewriting leaves identical tables.
     """
-    day_orders = [order for day in days for order in world.orders_on(day)]
     engine = create_engine(url)
     try:
-        metadata.create_all(engine)
+        _recreate_if_outdated(engine)
         with engine.begin() as connection:
+            all_days = sorted(set(days) | _order_days(connection))
+            now = end_of_day(max(all_days)) if all_days else None
+            day_orders = [o.as_of(now) for day in all_days for o in world.orders_on(day)]
             _replace_by_key(
                 connection, products, "product_id", [product_row(p) for p in world.products()]
             )
@@ -206,8 +215,27 @@ def write_shop_db(url: str, world: World, days: list[date]) -> None:
                 connection,
                 customers,
                 "customer_id",
-                [customer_row(c) for c in customers_for(world, days, day_orders)],
+                [customer_row(c) for c in customers_for(world, all_days, day_orders)],
             )
-            _replace_days(connection, days, day_orders)
+            _replace_days(connection, all_days, day_orders)
     finally:
         engine.dispose()
+
+
+def _order_days(connection: Connection) -> set[date]:
+    """The days whose orders the database already holds."""
+    return {at.date() for (at,) in connection.execute(select(orders.c.created_at))}
+
+
+def _recreate_if_outdated(engine) -> None:
+    """The simulator's database is derived data: one written by an older simulator (other
+    columns) is dropped and made again rather than migrated."""
+    existing = inspect(engine)
+    outdated = any(
+        existing.has_table(table.name)
+        and {c["name"] for c in existing.get_columns(table.name)} != set(table.columns.keys())
+        for table in metadata.sorted_tables
+    )
+    if outdated:
+        metadata.drop_all(engine)
+    metadata.create_all(engine)

@@ -36,7 +36,13 @@ CUSTOMERS_PER_DAY_MAX = 9_999
 ORDERS_PER_DAY_MAX = 99_999
 ITEMS_PER_ORDER_MAX = 3
 
-ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled")
+ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled", "refunded")
+# Orders that count as sales (a cancelled or refunded one does not).
+REVENUE_STATUSES = ("placed", "shipped", "delivered")
+# After the order's own day, the shop's database changes a row again: delivery
+# 1..3 days after it shipped, a refund 3..10 days after delivery.
+DELIVERY_DAYS = (1, 3)
+REFUND_DAYS = (3, 10)
 REGIONS = ("US-West", "US-East", "US-Central", "CA", "UK")
 REGION_WEIGHTS = (30, 30, 20, 10, 10)
 
@@ -246,8 +252,22 @@ class Order:
     landing_site: str
     is_first_order: bool
     items: tuple[OrderItem, ...]
-    # The last status change; kept on the order's own day so a day's extract is complete.
+    # The last status change, as the shop's database records it (days later for a
+    # delivery or a refund).
     updated_at: datetime
+    # The first change on the order's own day (shipped or cancelled): what the sales-ops
+    # apps and the CRM record.
+    first_change_at: datetime | None = None
+    # (when, status) from `placed` to the final status, for the database's view at a time.
+    history: tuple[tuple[datetime, str], ...] = ()
+
+    def as_of(self, moment: datetime) -> Order:
+        """The order as the shop's database holds it at `moment` (the last change by then)."""
+        changes = [change for change in self.history if change[0] <= moment]
+        if not changes:
+            raise ValueError(f"order {self.order_id} was placed after {moment.isoformat()}")
+        at, status = changes[-1]
+        return replace(self, status=status, updated_at=at)
 
 
 @dataclass(frozen=True)
@@ -391,7 +411,7 @@ def summarize(
         count += 1
         day = order.created_at.astimezone(UTC).date()
         orders_by_day[day] = orders_by_day.get(day, 0) + 1
-        if order.status == "cancelled":
+        if order.status not in REVENUE_STATUSES:
             continue
         revenue_orders += 1
         net = order_net_revenue(order)
@@ -462,6 +482,38 @@ def day_rng(seed: int, what: str, day: date) -> random.Random:
 def count_around(rng: random.Random, mean: float) -> int:
     """A day's count around `mean` (normal approximation of Poisson, never negative)."""
     return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+
+
+def end_of_day(day: date) -> datetime:
+    """The last microsecond of a UTC day."""
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC) - timedelta(microseconds=1)
+
+
+def order_history(
+    seed: int, order_id: int, status: str, created_at: datetime, first_change_at: datetime | None
+) -> tuple[tuple[datetime, str], ...]:
+    """How the order's status got to `status`: shipped or cancelled on its day, delivered
+    and refunded days later. Its own random stream, so the rest of the world is unchanged."""
+    history = [(created_at, "placed")]
+    if first_change_at is None:
+        return tuple(history)
+    if status == "cancelled":
+        return (*history, (first_change_at, "cancelled"))
+    history.append((first_change_at, "shipped"))
+    if status == "shipped":
+        return tuple(history)
+    rng = random.Random(f"{seed}:order-history:{order_id}")
+    delivered_at = _later(rng, first_change_at, DELIVERY_DAYS)
+    history.append((delivered_at, "delivered"))
+    if status == "refunded":
+        history.append((_later(rng, delivered_at, REFUND_DAYS), "refunded"))
+    return tuple(history)
+
+
+def _later(rng: random.Random, moment: datetime, days: tuple[int, int]) -> datetime:
+    """A moment on a day `days` (inclusive range) after `moment`'s day."""
+    day = moment.astimezone(UTC).date() + timedelta(days=rng.randint(*days))
+    return _at(day, rng.randint(0, 86_399))
 
 
 def _at(day: date, seconds: int) -> datetime:
@@ -786,7 +838,10 @@ class World:
         With a `malformed_rate`, it also names the records the systems serve malformed at
         that rate; the figures stay those of the true records.
         """
-        orders = [order for day in days for order in self.orders_on(day)]
+        # As the shop's database holds them at the end of the last day: later deliveries
+        # and refunds have not happened yet.
+        as_of = end_of_day(max(days))
+        orders = [order.as_of(as_of) for day in days for order in self.orders_on(day)]
         performance = [row for day in days for row in self.campaign_performance(day)]
         truth = summarize(
             orders,
@@ -907,11 +962,12 @@ class World:
             )
         else:
             landing_site = rng.choice(("/", landing_page, f"/collections/{picked[0].category}"))
-        status = rng.choices(ORDER_STATUSES, (10, 30, 56, 4))[0]
+        status = rng.choices(ORDER_STATUSES, (10, 30, 52, 4, 4))[0]
         created_at = _at(day, second)
-        updated_at = created_at
+        first_change_at = None
         if status != "placed":
-            updated_at = _at(day, rng.randint(second, 86_399))
+            first_change_at = _at(day, rng.randint(second, 86_399))
+        history = order_history(self.seed, order_id, status, created_at, first_change_at)
         return Order(
             order_id=order_id,
             customer_id=customer_id,
@@ -922,7 +978,9 @@ class World:
             landing_site=landing_site,
             is_first_order=is_first,
             items=items,
-            updated_at=updated_at,
+            updated_at=history[-1][0],
+            first_change_at=first_change_at,
+            history=history,
         )
 
 

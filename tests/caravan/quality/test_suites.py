@@ -13,7 +13,7 @@ from caravan.lake import Lake, Partition
 from caravan.quality import marts, raw
 from caravan.quality.frames import jsonl_frame
 from caravan.quality.gate import GateFailed, run_gate
-from caravan.simulator.world import World
+from caravan.simulator.world import World, end_of_day
 from caravan.sources import Delivered, ingest
 from caravan.sources.registry import EntitySpec, load_registry
 
@@ -117,7 +117,8 @@ def test_a_cost_that_is_not_a_number_fails_as_null(tmp_path):
 def test_the_simulators_records_pass_every_raw_suite(tmp_path):
     world = World(seed=3)
     day = date.fromisoformat(DS)
-    orders = world.orders_on(day)
+    # The orders as the shop holds them at the end of the day: changed on it.
+    orders = [o.as_of(end_of_day(day)) for o in world.orders_on(day)]
     records = {
         ("google_ads", "campaign_performance"): [
             performance_row(p.campaign_id, DS, str(p.cost_micros))
@@ -130,6 +131,7 @@ def test_the_simulators_records_pass_every_raw_suite(tmp_path):
                 "status": o.status,
                 "discount_amount": str(o.discount_amount),
                 "created_at": o.created_at.isoformat(),
+                "updated_at": o.updated_at.isoformat(),
             }
             for o in orders
         ],
@@ -141,6 +143,7 @@ def test_the_simulators_records_pass_every_raw_suite(tmp_path):
                 "quantity": i.quantity,
                 "unit_price": str(i.unit_price),
                 "created_at": o.created_at.isoformat(),
+                "updated_at": o.updated_at.isoformat(),
             }
             for o in orders
             for i in o.items
@@ -158,7 +161,8 @@ def test_an_order_dated_outside_its_partition_fails_the_raw_gate(tmp_path):
             "customer_id": 7,
             "status": "placed",
             "discount_amount": "0",
-            "created_at": "2026-11-02T00:00:01",
+            "created_at": "2026-11-01T09:00:00",
+            "updated_at": "2026-11-02T00:00:01",  # changed the next day: not this partition's
         }
     ]
     with pytest.raises(GateFailed) as failed:

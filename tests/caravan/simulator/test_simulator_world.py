@@ -19,6 +19,7 @@ from caravan.simulator.world import (
     Order,
     OrderItem,
     World,
+    end_of_day,
     order_gross_revenue,
     order_net_revenue,
     summarize,
@@ -137,7 +138,10 @@ def test_records_have_the_documented_shapes():
         assert row.conversions == round(row.conversions, 2)
     for order in world.orders_on(DAY):
         assert order.created_at.tzinfo == UTC
-        assert order.status in {"placed", "shipped", "delivered", "cancelled"}
+        assert order.status in {"placed", "shipped", "delivered", "cancelled", "refunded"}
+        assert order.history[0] == (order.created_at, "placed")
+        assert order.history[-1] == (order.updated_at, order.status)
+        assert [at for at, _ in order.history] == sorted(at for at, _ in order.history)
         assert 1 <= len(order.items) <= 3
         gross = sum(i.quantity * i.unit_price for i in order.items)
         assert order.discount_amount in {Decimal("0.00"), (gross / 10).quantize(Decimal("0.01"))}
@@ -381,3 +385,22 @@ def test_ground_truth_meta_spend_matches_the_worlds_rows():
         for r in eur
     )
     assert truth.meta_spend_reporting == sum(r.spend for r in usd) + converted
+
+
+def test_orders_change_after_their_day_and_as_of_shows_the_state_then():
+    world = World()
+    orders = [o for n in range(14) for o in world.orders_on(DAY + timedelta(days=n))]
+    changed_later = [o for o in orders if o.updated_at.date() > o.created_at.date()]
+    # Deliveries and refunds come days later; shipping and cancelling on the order's day.
+    assert {o.status for o in changed_later} == {"delivered", "refunded"}
+    assert all(o.first_change_at.date() == o.created_at.date() for o in changed_later)
+    refunded = next(o for o in orders if o.status == "refunded")
+    (placed, _), (shipped, _), (delivered, _), (refund, _) = refunded.history
+    assert [s for _, s in refunded.history] == ["placed", "shipped", "delivered", "refunded"]
+    assert 1 <= (delivered.date() - shipped.date()).days <= 3
+    assert 3 <= (refund.date() - delivered.date()).days <= 10
+    # The shop's database at the end of each day: the last change by then.
+    assert refunded.as_of(end_of_day(placed.date())).status == "shipped"
+    assert refunded.as_of(end_of_day(placed.date())).updated_at == shipped
+    assert refunded.as_of(end_of_day(delivered.date())).status == "delivered"
+    assert refunded.as_of(end_of_day(refund.date())) == refunded

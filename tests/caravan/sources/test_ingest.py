@@ -174,7 +174,13 @@ def test_an_empty_delivery_publishes_an_empty_partition(lake, tmp_path):
 
 
 def test_flat_records_quarantined_for_a_missing_or_null_required_field(lake, tmp_path):
-    good = {"order_id": 1, "customer_id": 9, "created_at": "2026-03-01T10:00:00", "status": "x"}
+    good = {
+        "order_id": 1,
+        "customer_id": 9,
+        "created_at": "2026-03-01T10:00:00",
+        "updated_at": "2026-03-01T10:00:00",
+        "status": "x",
+    }
     no_status = {k: v for k, v in good.items() if k != "status"}
     null_customer = {**good, "order_id": 2, "customer_id": None}
     zero_ids = {**good, "order_id": 0, "customer_id": 0}  # falsy but present: loadable

@@ -29,7 +29,7 @@ final as (
         utm_source,
         utm_medium,
         utm_campaign,
-        status <> 'cancelled' as is_revenue,
+        status not in ('cancelled', 'refunded') as is_revenue,
         -- New customer: the customer signed up the day of this, their first order.
         customer_order_number = 1
         and order_date = cast(customer_created_at as date) as is_new_customer
