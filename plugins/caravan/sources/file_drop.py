@@ -32,7 +32,7 @@ def deliveries(
     source: SourceSpec, entity: EntitySpec, folder: str, window: Window
 ) -> Iterator[Delivered]:
     """Every record in the files the entity's glob matches for the window, file by file
-    in name order, line by line."""
+    in name order, line by line. No file at all is an error: the drop is late."""
     import fsspec
     from dlt.sources.filesystem import filesystem
 
@@ -46,6 +46,8 @@ def deliveries(
         listed = sorted(files, key=lambda item: item["relative_path"])
     except Exception as error:
         raise SourceError(f"{where}: listing {folder}/{file_glob} failed: {error}") from error
+    if not listed:  # a drop that has not arrived: fail (and retry), never publish nothing
+        raise SourceError(f"{where}: no file matches {file_glob!r} in {folder} for ds={window.ds}")
     read = _jsonl_records if entity.format == "jsonl" else _csv_records
     for item in listed:
         with item.open(mode="rb", compression="auto") as handle:

@@ -29,7 +29,7 @@ from caravan.simulator.files import (
     web_events,
 )
 from caravan.simulator.world import World
-from caravan.sources import Delivered, extract, file_drop
+from caravan.sources import Delivered, SourceError, extract, file_drop
 from caravan.sources.ingest import publish, stage
 from caravan.sources.registry import load_registry
 from caravan.sources.window import Window
@@ -156,9 +156,13 @@ def test_files_of_other_days_and_other_names_are_not_read(landing, tmp_path):
     assert [(d.origin, d.record) for d in messages] == expected_messages(day)
 
 
-def test_a_day_without_files_delivers_nothing(landing):
-    assert read(WEB, EVENTS, landing["web_analytics"], "2026-03-03") == []
-    assert read(OPS, MESSAGES, landing["sales_ops"], "2026-02-28") == []
+def test_a_day_without_files_is_a_late_drop_not_an_empty_day(landing):
+    with pytest.raises(
+        SourceError, match=r"web_analytics/events: no file matches 'events_20260303"
+    ):
+        read(WEB, EVENTS, landing["web_analytics"], "2026-03-03")
+    with pytest.raises(SourceError, match=r"sales_ops/messages: no file matches '2026-02-28/\*"):
+        read(OPS, MESSAGES, landing["sales_ops"], "2026-02-28")
 
 
 def test_a_lookback_does_not_widen_the_glob(landing):
@@ -367,7 +371,8 @@ def test_csv_files_of_other_days_are_not_read(csv_source):
         "orders_2026-03-02.csv line 2",
         {"order_id": "99", "status": "placed"},
     )
-    assert read(source, entity, folder, "2026-03-03") == []
+    with pytest.raises(SourceError, match="no file matches 'orders_2026-03-03.csv'"):
+        read(source, entity, folder, "2026-03-03")
 
 
 def test_a_csv_file_with_only_a_header_or_nothing_delivers_nothing(csv_source):

@@ -30,7 +30,7 @@ from caravan.simulator.files import (
     web_events,
 )
 from caravan.simulator.world import World
-from caravan.sources import Delivered, file_drop
+from caravan.sources import Delivered, SourceError, file_drop
 from caravan.sources.ingest import stage
 from caravan.sources.registry import load_registry
 from caravan.sources.window import Window
@@ -138,9 +138,9 @@ def test_messages_from_the_bucket_go_to_quarantine_as_world_names_them(landing, 
             assert r["record"] == json.loads(lines[r["origin"]])
 
 
-def test_a_day_not_in_the_bucket_delivers_nothing(landing):
-    assert read(WEB, EVENTS, f"{landing}/web_analytics", "2026-03-05") == []
-    assert read(OPS, MESSAGES, f"{landing}/sales_ops", "2026-03-05") == []
+def test_a_day_not_in_the_bucket_is_a_late_drop(landing):
+    with pytest.raises(SourceError, match="no file matches 'events_20260305.ndjson' in gs://"):
+        read(WEB, EVENTS, f"{landing}/web_analytics", "2026-03-05")
 
 
 def test_the_bucket_is_read_with_the_credentials_the_lake_uses(landing):
