@@ -61,6 +61,7 @@ def serve(settings: Settings, start: str, days: int) -> int:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        interrupted = False
         try:
             if not wait_until_healthy(process, STARTUP_TIMEOUT_SECONDS):
                 print(f"Airflow did not come up; see {log_path}", file=sys.stderr)
@@ -74,11 +75,15 @@ def serve(settings: Settings, start: str, days: int) -> int:
                 flush=True,
             )
             return process.wait()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C reached Airflow's processes too: they are stopping
+            interrupted = True
             return 0
         finally:
             if process.poll() is None:
-                process.terminate()
+                # `airflow standalone` stops its components (scheduler, API server, ...) only
+                # on SIGINT; SIGTERM would end it alone and leave them running.
+                if not interrupted:
+                    process.send_signal(signal.SIGINT)
                 try:
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
