@@ -94,6 +94,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     return serve(get_settings(), args.start, args.days)
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Airflow's own CLI on Caravan's Airflow home (what `caravan up` runs), e.g. a backfill."""
+    import os
+
+    from caravan.airflow_env import airflow_environ
+
+    environ = {**os.environ, **airflow_environ(get_settings())}
+    os.execvpe("airflow", ["airflow", *args.airflow_args], environ)
+    return 1  # not reached: exec replaces this process
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="caravan", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--start", default=DEMO_START, help="first day the simulator serves")
     up.add_argument("--days", type=int, default=DEMO_DAYS, help="days the simulator serves")
     up.set_defaults(func=cmd_up)
+
+    airflow = commands.add_parser(
+        "airflow",
+        help="Airflow's CLI on Caravan's Airflow home, e.g. `caravan airflow backfill create ...`",
+    )
+    airflow.add_argument("airflow_args", nargs=argparse.REMAINDER, metavar="ARGS")
+    airflow.set_defaults(func=cmd_airflow)
 
     manifest = commands.add_parser("manifest", help="build dbt's manifest for Cosmos")
     manifest.set_defaults(func=cmd_manifest)

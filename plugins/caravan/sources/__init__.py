@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
+
+
+def configure_dlt() -> None:
+    """Caravan hands dlt every setting and secret explicitly. Without this, dlt would look
+    up each of its config keys as an Airflow Variable, a metadata-DB query apiece."""
+    os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
 
 
 class SourceError(RuntimeError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,9 +12,6 @@ from caravan.sources.window import Window
 
 def deliveries(source: SourceSpec, entity: EntitySpec, conn: Any, ds: str) -> Iterator[Delivered]:
     """What `source` delivers for `entity` in the run of `ds`, read the way its kind says."""
-    # Caravan hands dlt every setting and secret explicitly. Without this, dlt would look
-    # up each of its config keys as an Airflow Variable, a metadata-DB query apiece.
-    os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
     window = Window.for_run(source, entity, ds)
     if source.kind == "rest_api":
         from caravan.sources import rest_api

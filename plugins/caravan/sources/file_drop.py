@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from caravan.sources import Delivered, SourceError
+from caravan.sources import Delivered, SourceError, configure_dlt
 from caravan.sources.registry import EntitySpec, SourceSpec
 from caravan.sources.window import Window, fill
 
@@ -33,6 +33,7 @@ def deliveries(
 ) -> Iterator[Delivered]:
     """Every record in the files the entity's glob matches for the window, file by file
     in name order, line by line. No file at all is an error: the drop is late."""
+    configure_dlt()
     import fsspec
     from dlt.sources.filesystem import filesystem
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from caravan.sources import Delivered, SourceError
+from caravan.sources import Delivered, SourceError, configure_dlt
 from caravan.sources.registry import EntitySpec, SourceSpec
 from caravan.sources.window import Window, fill
 
@@ -49,6 +49,7 @@ def deliveries(
 ) -> Iterator[Delivered]:
     """Every record the endpoint returns for the window, page after page; with
     `client.for_each`, once per value of a list in the connection's extra."""
+    configure_dlt()
     from dlt.sources.rest_api import rest_api_resources
 
     where = f"{source.name}/{entity.name}"

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from caravan.sources import Delivered, SourceError
+from caravan.sources import Delivered, SourceError, configure_dlt
 from caravan.sources.registry import EntitySpec, SourceSpec
 from caravan.sources.window import Window
 
@@ -37,6 +37,7 @@ def deliveries(
     source: SourceSpec, entity: EntitySpec, url: str, window: Window
 ) -> Iterator[Delivered]:
     """The entity's rows for the window, in primary-key order, as JSON-ready dicts."""
+    configure_dlt()
     import dlt
     import sqlalchemy as sa
     from dlt.sources.sql_database import sql_table

@@ -51,15 +51,6 @@ MALFORMED_FIELDS = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_airflow_variables_for_dlt():
-    """As extract.deliveries does: without it, dlt looks each of its config keys up as an
-    Airflow Variable (seconds per lookup here, with no Airflow database)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
-        yield
-
-
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> dict[str, Path]:
     return write_file_drops(tmp_path_factory.mktemp("landing"), WORLD, DAYS)

@@ -51,12 +51,10 @@ BUCKET = "caravan-drops"
 @pytest.fixture(scope="module", autouse=True)
 def hermetic_google_auth(tmp_path_factory):
     """No real Google credentials of the machine running the tests are used (gcsfs would
-    then ask the emulator for the bucket's layout over TLS, and wait minutes), and dlt
-    reads no Airflow Variables (as extract.deliveries arranges)."""
+    then ask the emulator for the bucket's layout over TLS, and wait minutes)."""
     missing = tmp_path_factory.mktemp("auth") / "no-credentials.json"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(missing))
-        patch.setenv("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
         yield
 
 

@@ -39,15 +39,6 @@ DAYS = [date(2026, 3, 1), date(2026, 3, 2)]
 MONEY = re.compile(r"^\d+\.\d{2}$")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_airflow_variables_for_dlt():
-    """As extract.deliveries does: without it, dlt looks each of its config keys up as an
-    Airflow Variable (seconds per lookup here, with no Airflow database)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
-        yield
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def new_database(request, tmp_path_factory) -> Iterator[Callable[[str], str]]:
     """Makes empty databases on the backend: a SQLite file, or a database on the
