@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format up manifest clean check-java
+.PHONY: setup demo test lint format up manifest bench clean check-java
 
 setup: $(STAMP)
 
@@ -41,6 +41,10 @@ up: setup check-java
 
 manifest: setup
 	$(BIN)/caravan manifest
+
+# Benchmarks print Markdown tables; their measured results are in bench/README.md.
+bench: setup
+	$(BIN)/python bench/ingest.py
 
 lock:
 	$(BIN)/uv pip compile --quiet requirements.in --python-version 3.11 -o requirements.txt
