@@ -1,0 +1,126 @@
+"""A Spark job through Spark Connect: the server that ships with pyspark, on localhost.
+
+The job runs as `python -m spark_jobs.unify_ad_spend --remote sc://...`, the same
+`main` a transform task or `spark-submit` runs; only the session differs. The
+expected spend is worked out by hand from the micros below.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyspark
+import pytest
+
+from caravan.lake import Lake, Partition
+from caravan.sources import Delivered
+from caravan.sources.ingest import publish, stage
+from caravan.sources.registry import load_registry
+
+REPO = Path(__file__).resolve().parents[2]
+DS = "2026-11-03"
+STARTUP_TIMEOUT = 120
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def connect_url(tmp_path_factory) -> str:
+    """Start `start-connect-server.sh` from pyspark's own SPARK_HOME; stop it after."""
+    spark_home = Path(pyspark.__file__).parent
+    work = tmp_path_factory.mktemp("spark_connect")
+    port = free_port()
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(spark_home),
+        "SPARK_LOG_DIR": str(work / "logs"),
+        "SPARK_PID_DIR": str(work / "pids"),
+        "SPARK_IDENT_STRING": f"caravan-test-{port}",
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    start = [
+        str(spark_home / "sbin" / "start-connect-server.sh"),
+        "--conf", f"spark.connect.grpc.binding.port={port}",
+        "--conf", "spark.sql.session.timeZone=UTC",
+        "--conf", "spark.sql.ansi.enabled=true",
+        "--conf", "spark.ui.enabled=false",
+        "--driver-memory", "1g",
+    ]  # fmt: skip
+    subprocess.run(start, env=env, check=True, capture_output=True, timeout=60)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not listening(port):
+            if time.monotonic() > deadline:
+                logs = "".join(p.read_text()[-3000:] for p in (work / "logs").glob("*.out"))
+                pytest.fail(f"Spark Connect did not listen on {port}:\n{logs}")
+            time.sleep(1)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        stop = spark_home / "sbin" / "stop-connect-server.sh"
+        subprocess.run([str(stop)], env=env, capture_output=True, timeout=60)
+
+
+def performance_row(campaign_id: str, day: str, cost_micros: str, clicks: str) -> dict:
+    return {
+        "campaign": {
+            "resourceName": f"customers/123/campaigns/{campaign_id}",
+            "id": campaign_id,
+            "name": f"Campaign {campaign_id}",
+        },
+        "metrics": {
+            "costMicros": cost_micros,
+            "impressions": "1000",
+            "clicks": clicks,
+            "conversions": 2.5,
+        },
+        "segments": {"date": day},
+    }
+
+
+def test_unify_ad_spend_runs_through_spark_connect(connect_url, tmp_path):
+    lake = Lake(f"file://{tmp_path / 'lake'}")
+    source = load_registry(REPO / "dags" / "sources.yaml")["google_ads"]
+    records = [
+        performance_row("11", "2026-11-03", "12345678", "40"),  # 12.345678
+        performance_row("12", "2026-11-03", "1000000", "3"),  # 1.000000
+        performance_row("11", "2026-11-02", "990000", "1"),  # a lookback day: 0.990000
+    ]
+    delivered = [Delivered(r, f"record {n}") for n, r in enumerate(records, start=1)]
+    entity = source.entities["campaign_performance"]
+    publish(lake, stage(lake, "google_ads", entity, DS, delivered), run_id="test")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARAVAN_")}
+    env["CARAVAN_HOME"] = str(tmp_path / "home")
+    job = [sys.executable, "-m", "spark_jobs.unify_ad_spend", "--ds", DS, "--lake", lake.url]
+    result = subprocess.run(
+        [*job, "--remote", connect_url], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    staged = Path(lake.staging_path(Partition("curated", "marketing", "ad_spend_daily", DS)))
+    rows = duckdb.sql(
+        f"select spend_date::varchar, campaign_id, currency, spend, clicks"
+        f" from read_parquet('{staged}/*.parquet') order by spend_date, campaign_id"
+    ).fetchall()
+    assert rows == [
+        ("2026-11-02", "11", "USD", Decimal("0.990000"), 1),
+        ("2026-11-03", "11", "USD", Decimal("12.345678"), 40),
+        ("2026-11-03", "12", "USD", Decimal("1.000000"), 3),
+    ]
