@@ -23,7 +23,9 @@ JOBS = ("unify_ad_spend", "curate_orders")
 
 
 @dag(
-    schedule=PartitionedAssetTimetable(assets=RAW["google_ads"] & RAW["shop_db"]),
+    schedule=PartitionedAssetTimetable(
+        assets=RAW["google_ads"] & RAW["meta_ads"] & RAW["fx_rates"] & RAW["shop_db"]
+    ),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

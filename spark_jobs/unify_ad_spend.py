@@ -1,7 +1,11 @@
-"""unify_ad_spend: every ad platform's daily cost into one spend schema.
+"""unify_ad_spend: every ad platform's daily cost into one spend schema, in one currency.
 
-raw/google_ads/campaign_performance → curated/marketing/ad_spend_daily.
-Google reports cost in micros of the account currency (int64 as strings).
+raw/google_ads/campaign_performance + raw/meta_ads/insights (+ raw/fx_rates/rates)
+→ curated/marketing/ad_spend_daily. Google reports cost in micros of the account
+currency (int64 as strings); Meta reports spend as a decimal string in the ad
+account's currency, converted here at the day's rate and rounded half up to cents.
+A row whose currency has no rate goes to quarantine with the reason: never a silent
+zero. Both platforms' partitions hold their lookback days too (restated figures).
 """
 
 from __future__ import annotations
@@ -23,6 +27,14 @@ GOOGLE_ADS_PERFORMANCE_SCHEMA = (
     "metrics STRUCT<costMicros: STRING, impressions: STRING, clicks: STRING, conversions: DOUBLE>, "
     "segments STRUCT<date: STRING>"
 )
+
+META_INSIGHTS_SCHEMA = (
+    "account_id STRING, account_currency STRING, campaign_id STRING, campaign_name STRING, "
+    "spend STRING, impressions STRING, clicks STRING, "
+    "actions ARRAY<STRUCT<action_type: STRING, value: STRING>>, date_start STRING"
+)
+FX_RATES_SCHEMA = "date STRING, currency STRING, quote_currency STRING, rate STRING"
+QUARANTINE = ("marketing", "ad_spend_daily")
 
 SPEND_COLUMNS = [
     "spend_date",
@@ -58,6 +70,63 @@ def transform_google_ads(performance: DataFrame, currency: str) -> DataFrame:
     )
 
 
+def transform_meta_ads(
+    insights: DataFrame, rates: DataFrame, currency: str
+) -> tuple[DataFrame, DataFrame]:
+    """Meta campaign-days in the unified schema, spend converted to `currency` at the
+    day's rate (half up to cents); and the rows without a rate, with the reason."""
+    purchases = F.expr(
+        "aggregate(filter(actions, a -> a.action_type = 'purchase'),"
+        " cast(0 as decimal(18,4)),"
+        " (total, a) -> cast(total + cast(a.value as decimal(18,4)) as decimal(18,4)))"
+    )
+    days = insights.select(
+        F.to_date("date_start").alias("spend_date"),
+        F.lit("meta_ads").alias("platform"),
+        "account_id",
+        "campaign_id",
+        "campaign_name",
+        "account_currency",
+        F.col("spend").cast("decimal(18,2)").alias("account_spend"),
+        F.col("impressions").cast("bigint").alias("impressions"),
+        F.col("clicks").cast("bigint").alias("clicks"),
+        F.coalesce(purchases, F.lit(0).cast("decimal(18,4)")).alias("conversions"),
+    )
+    day_rates = rates.where(F.col("quote_currency") == currency).select(
+        F.to_date("date").alias("spend_date"),
+        F.col("currency").alias("account_currency"),
+        F.col("rate").cast("decimal(18,6)").alias("rate"),
+    )
+    rate = F.when(F.col("account_currency") == currency, F.lit(1).cast("decimal(18,6)")).otherwise(
+        F.col("rate")
+    )
+    joined = days.join(day_rates, ["spend_date", "account_currency"], "left").withColumn(
+        "applied_rate", rate
+    )
+    converted = joined.where(F.col("applied_rate").isNotNull()).select(
+        *[c for c in SPEND_COLUMNS if c not in ("currency", "spend")],
+        F.lit(currency).alias("currency"),
+        F.round(F.col("account_spend") * F.col("applied_rate"), 2)
+        .cast("decimal(18,6)")
+        .alias("spend"),
+    )
+    missing = joined.where(F.col("applied_rate").isNull()).select(
+        F.concat(
+            F.lit("no rate from "),
+            F.col("account_currency"),
+            F.lit(f" to {currency} for "),
+            F.col("spend_date").cast("string"),
+        ).alias("reason"),
+        "spend_date",
+        "platform",
+        "account_id",
+        "campaign_id",
+        "account_currency",
+        "account_spend",
+    )
+    return converted.select(SPEND_COLUMNS), missing
+
+
 def transform_unify(*platforms: DataFrame) -> DataFrame:
     """All platforms' spend in one frame, one row per date × platform × campaign."""
     unified = platforms[0].select(SPEND_COLUMNS)
@@ -67,13 +136,22 @@ def transform_unify(*platforms: DataFrame) -> DataFrame:
 
 
 def run(spark, lake: Lake, ds: str, currency: str | None = None) -> Partition:
-    """Google Ads accounts report in the reporting currency here; FX comes with Meta."""
+    """Google Ads accounts report in the reporting currency here; Meta's are converted."""
     currency = currency or get_settings().reporting_currency
     performance = read_raw(
         spark, lake, "google_ads", "campaign_performance", ds, GOOGLE_ADS_PERFORMANCE_SCHEMA
     )
+    insights = read_raw(spark, lake, "meta_ads", "insights", ds, META_INSIGHTS_SCHEMA)
+    rates = read_raw(spark, lake, "fx_rates", "rates", ds, FX_RATES_SCHEMA)
+    meta, missing_rate = transform_meta_ads(insights, rates, currency)
     partition = Partition("curated", *OUTPUT, ds)
-    write_staged(transform_unify(transform_google_ads(performance, currency)), lake, partition)
+    write_staged(
+        transform_unify(transform_google_ads(performance, currency), meta), lake, partition
+    )
+    quarantine = Partition("quarantine", *QUARANTINE, ds)
+    lake.clear(lake.staging_path(quarantine))
+    if not missing_rate.isEmpty():
+        write_staged(missing_rate, lake, quarantine)
     return partition
 
 

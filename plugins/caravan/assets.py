@@ -17,7 +17,8 @@ def raw_asset(source: str) -> Asset:
     return _asset("raw", source)
 
 
-RAW = {source: raw_asset(source) for source in ("google_ads", "shop_db")}
+# The sources the transform DAG reads.
+RAW = {source: raw_asset(source) for source in ("google_ads", "meta_ads", "fx_rates", "shop_db")}
 CURATED = {
     job: _asset("curated", output)
     for job, output in (

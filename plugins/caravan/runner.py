@@ -106,6 +106,7 @@ def simulator_connections(simulator: RunningSimulator) -> dict[str, str]:
             "extra": {"path": str(simulator.web_analytics_dir)},
         },
         "sales_ops_default": {"conn_type": "fs", "extra": {"path": str(simulator.sales_ops_dir)}},
+        "fx_rates_default": {"conn_type": "fs", "extra": {"path": str(simulator.fx_rates_dir)}},
     }
     return {connection_variable(k): json.dumps(v) for k, v in connections.items()}
 

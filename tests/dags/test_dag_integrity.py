@@ -138,6 +138,7 @@ def test_the_dag_folder_imports_without_errors(parsed):
 def test_the_dag_ids_are_exactly_the_designed_ones(parsed):
     assert sorted(parsed["dags"]) == [
         "ingest_crm",
+        "ingest_fx_rates",
         "ingest_google_ads",
         "ingest_meta_ads",
         "ingest_sales_ops",
@@ -153,7 +154,15 @@ def test_one_dag_per_file_named_for_it_except_the_ingest_factory(parsed):
     assert files == {
         **{
             f"ingest_{source}": "ingest.py"
-            for source in ("google_ads", "meta_ads", "crm", "web_analytics", "shop_db", "sales_ops")
+            for source in (
+                "google_ads",
+                "meta_ads",
+                "crm",
+                "web_analytics",
+                "shop_db",
+                "sales_ops",
+                "fx_rates",
+            )  # fmt: skip
         },
         "transform": "transform.py",
         "warehouse": "warehouse.py",

@@ -120,11 +120,23 @@ def test_ad_spend_matches_google_ads(chain, truth):
     rows = query(
         chain,
         "select campaign_id, sum(spend), sum(impressions), sum(clicks)"
-        f" from analytics.fct_ad_spend_daily where spend_date {IN_WINDOW} group by 1",
+        f" from analytics.fct_ad_spend_daily where spend_date {IN_WINDOW}"
+        " and platform = 'google_ads' group by 1",
     )
     assert {c: s for c, s, _, _ in rows} == truth.spend_by_campaign
     assert sum(i for _, _, i, _ in rows) == truth.impressions
     assert sum(c for _, _, _, c in rows) == truth.clicks
+
+
+def test_meta_spend_is_in_the_reporting_currency_to_the_cent(chain, truth):
+    """Each Meta campaign-day converted at that day's rate, rounded half up to cents."""
+    rows = query(
+        chain,
+        "select campaign_id, sum(spend) from analytics.fct_ad_spend_daily"
+        f" where spend_date {IN_WINDOW} and platform = 'meta_ads' group by 1",
+    )
+    assert rows
+    assert dict(rows) == {c: s for c, s in truth.meta_spend_reporting_by_campaign.items() if s}
 
 
 def attributed_by_campaign(home: Path, channel: str) -> dict:
@@ -152,7 +164,7 @@ def test_marketing_roi_attributes_every_order(chain, truth):
         from analytics.mart_marketing_roi where attribution_model = 'last_touch'""",
     )
     assert total == truth.net_revenue
-    assert spend == truth.spend
+    assert spend == truth.spend + truth.meta_spend_reporting
     assert new_customers == truth.new_customers
 
 

@@ -96,15 +96,28 @@ def performance_row(campaign_id: str, day: str, cost_micros: str, clicks: str) -
 
 def test_unify_ad_spend_runs_through_spark_connect(connect_url, tmp_path):
     lake = Lake(f"file://{tmp_path / 'lake'}")
-    source = load_registry(REPO / "dags" / "sources.yaml")["google_ads"]
     records = [
         performance_row("11", "2026-11-03", "12345678", "40"),  # 12.345678
         performance_row("12", "2026-11-03", "1000000", "3"),  # 1.000000
         performance_row("11", "2026-11-02", "990000", "1"),  # a lookback day: 0.990000
     ]
-    delivered = [Delivered(r, f"record {n}") for n, r in enumerate(records, start=1)]
-    entity = source.entities["campaign_performance"]
-    publish(lake, stage(lake, "google_ads", entity, DS, delivered), run_id="test")
+    registry = load_registry(REPO / "dags" / "sources.yaml")
+    meta = [
+        {
+            "account_id": "1", "account_currency": "EUR", "campaign_id": "31",
+            "campaign_name": "Meta 31", "spend": "10.05", "impressions": "100", "clicks": "7",
+            "actions": [{"action_type": "purchase", "value": "2"}], "date_start": DS,
+        }
+    ]  # fmt: skip
+    rates = [{"date": DS, "currency": "EUR", "quote_currency": "USD", "rate": "1.1000"}]
+    for name, entity, rows in [
+        ("google_ads", "campaign_performance", records),
+        ("meta_ads", "insights", meta),
+        ("fx_rates", "rates", rates),
+    ]:
+        delivered = [Delivered(r, f"record {n}") for n, r in enumerate(rows, start=1)]
+        spec = registry[name].entities[entity]
+        publish(lake, stage(lake, name, spec, DS, delivered), run_id="test")
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARAVAN_")}
     env["CARAVAN_HOME"] = str(tmp_path / "home")
@@ -116,11 +129,13 @@ def test_unify_ad_spend_runs_through_spark_connect(connect_url, tmp_path):
 
     staged = Path(lake.staging_path(Partition("curated", "marketing", "ad_spend_daily", DS)))
     rows = duckdb.sql(
-        f"select spend_date::varchar, campaign_id, currency, spend, clicks"
+        f"select spend_date::varchar, platform, campaign_id, currency, spend, clicks"
         f" from read_parquet('{staged}/*.parquet') order by spend_date, campaign_id"
     ).fetchall()
     assert rows == [
-        ("2026-11-02", "11", "USD", Decimal("0.990000"), 1),
-        ("2026-11-03", "11", "USD", Decimal("12.345678"), 40),
-        ("2026-11-03", "12", "USD", Decimal("1.000000"), 3),
+        ("2026-11-02", "google_ads", "11", "USD", Decimal("0.990000"), 1),
+        ("2026-11-03", "google_ads", "11", "USD", Decimal("12.345678"), 40),
+        ("2026-11-03", "google_ads", "12", "USD", Decimal("1.000000"), 3),
+        # 10.05 EUR × 1.1 = 11.055 → 11.06 (half up)
+        ("2026-11-03", "meta_ads", "31", "USD", Decimal("11.060000"), 7),
     ]

@@ -8,9 +8,12 @@ from decimal import Decimal
 from pyspark.testing import assertDataFrameEqual
 
 from spark_jobs.unify_ad_spend import (
+    FX_RATES_SCHEMA,
     GOOGLE_ADS_PERFORMANCE_SCHEMA,
+    META_INSIGHTS_SCHEMA,
     SPEND_COLUMNS,
     transform_google_ads,
+    transform_meta_ads,
     transform_unify,
 )
 
@@ -191,3 +194,61 @@ def test_unify_stacks_platforms_by_column_name_in_the_spend_column_order(spark):
         SPEND_SCHEMA,
     )
     assertDataFrameEqual(unified, expected)
+
+
+def meta_row(account: str, currency: str, campaign: str, spend: str, purchases, day: str):
+    actions = [("link_click", "9")] + ([("purchase", purchases)] if purchases else [])
+    return (account, currency, campaign, f"Meta {campaign}", spend, "1000", "9", actions, day)
+
+
+def test_meta_spend_is_converted_at_the_days_rate_and_rows_without_a_rate_set_aside(spark):
+    insights = spark.createDataFrame(
+        [
+            # EUR at 1.0834 on the 1st: 100.05 × 1.0834 = 108.394170 → 108.39
+            meta_row("1", "EUR", "31", "100.05", "3", "2026-03-01"),
+            # EUR at 1.0779 on the 2nd: 0.05 × 1.0779 = 0.053895 → 0.05; no purchase action
+            meta_row("1", "EUR", "31", "0.05", None, "2026-03-02"),
+            # 2.50 × 1.0010 = 2.5025 → 2.50; 0.15 CHF × 1.1 = 0.165, half a cent → 0.17
+            meta_row("1", "EUR", "32", "2.50", "1", "2026-03-03"),
+            meta_row("4", "CHF", "33", "0.15", "1", "2026-03-03"),
+            # the reporting currency needs no rate: 12.34 as is
+            meta_row("2", "USD", "41", "12.34", "2", "2026-03-01"),
+            # GBP has no rate in the table, EUR none for the 4th: both set aside
+            meta_row("3", "GBP", "51", "10.00", "1", "2026-03-01"),
+            meta_row("1", "EUR", "31", "5.00", "1", "2026-03-04"),
+        ],
+        META_INSIGHTS_SCHEMA,
+    )
+    rates = spark.createDataFrame(
+        [
+            ("2026-03-01", "EUR", "USD", "1.0834"),
+            ("2026-03-02", "EUR", "USD", "1.0779"),
+            ("2026-03-03", "EUR", "USD", "1.0010"),
+            ("2026-03-03", "CHF", "USD", "1.1"),
+            ("2026-03-03", "EUR", "GBP", "0.85"),  # another quote currency: not used
+        ],
+        FX_RATES_SCHEMA,
+    )
+    converted, missing = transform_meta_ads(insights, rates, "USD")
+
+    def spend_row(day, account, campaign, spend, conversions):
+        return (
+            date.fromisoformat(day), "meta_ads", account, campaign, f"Meta {campaign}", "USD",
+            Decimal(spend), 1000, 9, Decimal(conversions),
+        )  # fmt: skip
+
+    expected = spark.createDataFrame(
+        [
+            spend_row("2026-03-01", "1", "31", "108.390000", "3.0000"),
+            spend_row("2026-03-02", "1", "31", "0.050000", "0.0000"),
+            spend_row("2026-03-03", "1", "32", "2.500000", "1.0000"),
+            spend_row("2026-03-03", "4", "33", "0.170000", "1.0000"),
+            spend_row("2026-03-01", "2", "41", "12.340000", "2.0000"),
+        ],
+        SPEND_SCHEMA,
+    )
+    assertDataFrameEqual(converted, expected)
+    assert sorted((r["reason"], r["campaign_id"]) for r in missing.collect()) == [
+        ("no rate from EUR to USD for 2026-03-04", "31"),
+        ("no rate from GBP to USD for 2026-03-01", "51"),
+    ]

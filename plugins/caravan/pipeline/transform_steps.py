@@ -75,17 +75,40 @@ def publish(job: str, context: dict) -> dict:
     with lake.fs.open(staged[0][0], "rb") as handle:
         arrow_schema = pq.ParquetFile(handle).schema_arrow
     rows = sum(r for _, r in staged)
+    quarantined = _publish_quarantine(lake, job, ds, context["run_id"])
     manifest = lake.publish(
         partition,
         staged,
         run_id=context["run_id"],
-        delivered=rows,
-        quarantined=0,
+        delivered=rows + quarantined,
+        quarantined=quarantined,
         schema={f.name: str(f.type) for f in arrow_schema},
         producer=f"{PRODUCER}.{job}",
     )
-    log.info("published %s: %d rows", partition, manifest.rows)
+    log.info("published %s: %d rows, %d quarantined", partition, manifest.rows, quarantined)
     return {"job": job, "ds": ds, "rows": manifest.rows}
+
+
+def _publish_quarantine(lake: Lake, job: str, ds: str, run_id: str) -> int:
+    """Publish the rows a job set aside with their reason (e.g. spend without an FX rate);
+    a rerun that sets none aside removes the old ones. Returns how many there are."""
+    partition = Partition("quarantine", *JOB_OUTPUTS[job], ds)
+    staged = staged_parquet(lake, partition)
+    count = sum(r for _, r in staged)
+    if count:
+        log.warning("%s ds=%s: %d rows to quarantine (%s)", job, ds, count, lake.path(partition))
+        lake.publish(
+            partition,
+            staged,
+            run_id=run_id,
+            delivered=count,
+            quarantined=0,
+            schema={"reason": "string"},
+            producer=f"{PRODUCER}.{job}",
+        )
+    elif lake.read_manifest(partition) is not None:
+        lake.clear(lake.path(partition))
+    return count
 
 
 def announce(asset, context: dict) -> None:

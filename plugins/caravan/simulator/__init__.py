@@ -22,7 +22,7 @@ from pathlib import Path
 
 from caravan.settings import Settings
 from caravan.simulator.faults import NO_FAULTS, Faults
-from caravan.simulator.files import write_sales_ops, write_web_analytics
+from caravan.simulator.files import write_fx_rates, write_sales_ops, write_web_analytics
 from caravan.simulator.shop_db import write_shop_db
 from caravan.simulator.world import World
 
@@ -33,7 +33,7 @@ STOP_TIMEOUT_SECONDS = 10.0
 _URL_PREFIX = "listening on "
 # The order `serve` prints its URLs in: Google Ads first and unnamed, as it always was.
 _SERVERS = ("google_ads", "meta_ads", "crm")
-LANDING_SOURCES = ("web_analytics", "sales_ops")
+LANDING_SOURCES = ("web_analytics", "sales_ops", "fx_rates")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class RunningSimulator:
     crm_url: str
     web_analytics_dir: Path  # events_YYYYMMDD.ndjson per day
     sales_ops_dir: Path  # YYYY-MM-DD/{sales,shipping,accounting}.jsonl per day
+    fx_rates_dir: Path  # rates_YYYY-MM-DD.csv per day (with the last days' rates)
 
 
 def _read_urls(process: subprocess.Popen[str], timeout: float, log_path: Path) -> dict[str, str]:
@@ -104,6 +105,7 @@ def write_file_drops(
     for day in days:
         write_web_analytics(folders["web_analytics"], world, day, malformed_rate)
         write_sales_ops(folders["sales_ops"], world, day, malformed_rate)
+        write_fx_rates(folders["fx_rates"], world, day)
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     return folders
@@ -150,6 +152,7 @@ def running_simulator(
             crm_url=urls["crm"],
             web_analytics_dir=folders["web_analytics"],
             sales_ops_dir=folders["sales_ops"],
+            fx_rates_dir=folders["fx_rates"],
         )
     finally:
         _stop(process)

@@ -29,6 +29,7 @@ from caravan.simulator.faults import (
     malformation,
 )
 from caravan.simulator.world import (
+    REPORTING_CURRENCY,
     RETURNING_LOOKBACK_DAYS,
     Customer,
     OpsFact,
@@ -522,3 +523,33 @@ def write_sales_ops(
         _write_lines(path, lines)
         paths.append(path)
     return paths
+
+
+# --- the FX rates feed (the accounting app's daily rates file) ------------------------------
+
+# Like the ECB's history feed, each day's file repeats the last days' rates, so a job
+# re-reading the ad platforms' lookback finds every rate it needs in one partition.
+FX_HISTORY_DAYS = 14
+FX_CURRENCIES = ("EUR",)
+
+
+def fx_rates_file_name(day: date) -> str:
+    return f"rates_{day.isoformat()}.csv"
+
+
+def fx_rates_lines(world: World, day: date) -> list[str]:
+    """`date,currency,quote_currency,rate`: units of the reporting currency per unit."""
+    lines = ["date,currency,quote_currency,rate"]
+    for back in range(FX_HISTORY_DAYS - 1, -1, -1):
+        rate_day = day - timedelta(days=back)
+        for currency in FX_CURRENCIES:
+            rate = world.fx_rate(rate_day, currency)
+            lines.append(f"{rate_day.isoformat()},{currency},{REPORTING_CURRENCY},{rate}")
+    return lines
+
+
+def write_fx_rates(folder: Path, world: World, day: date) -> Path:
+    """Drop `rates_YYYY-MM-DD.csv` for `day` into `folder` (replacing any earlier drop)."""
+    path = Path(folder) / fx_rates_file_name(day)
+    _write_lines(path, fx_rates_lines(world, day))
+    return path

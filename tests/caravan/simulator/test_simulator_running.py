@@ -8,7 +8,7 @@ import re
 import signal
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import requests
@@ -86,6 +86,17 @@ def test_running_simulator_serves_every_system_and_stops_the_servers(tmp_path):
             "sales.jsonl",
             "shipping.jsonl",
         ]
+        # The rates file repeats the last 14 days, as the ECB's history feed does.
+        [rates] = simulator.fx_rates_dir.iterdir()
+        lines = rates.read_text().splitlines()
+        assert (rates.name, lines[0]) == (
+            "rates_2026-11-01.csv",
+            "date,currency,quote_currency,rate",
+        )
+        assert [line.split(",")[0] for line in lines[1:]] == [
+            (date(2026, 11, 1) - timedelta(days=n)).isoformat() for n in range(13, -1, -1)
+        ]
+        assert lines[-1] == f"2026-11-01,EUR,USD,{world.fx_rate(date(2026, 11, 1), 'EUR')}"
         pid = simulator.pid
 
     with pytest.raises(ProcessLookupError):

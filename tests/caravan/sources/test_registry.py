@@ -18,7 +18,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_real_registry_declares_the_six_systems_and_their_entities():
+def test_the_real_registry_declares_the_six_systems_the_rates_feed_and_their_entities():
     registry = load_registry(SOURCES_YAML)
 
     assert {name: (s.kind, s.conn_id) for name, s in registry.items()} == {
@@ -28,6 +28,7 @@ def test_the_real_registry_declares_the_six_systems_and_their_entities():
         "web_analytics": ("file_drop", "web_analytics_default"),
         "shop_db": ("sql_database", "shop_db_default"),
         "sales_ops": ("file_drop", "sales_ops_default"),
+        "fx_rates": ("file_drop", "fx_rates_default"),
     }
     assert {name: list(s.entities) for name, s in registry.items()} == {
         "google_ads": ["campaigns", "ad_groups", "campaign_performance"],
@@ -36,11 +37,14 @@ def test_the_real_registry_declares_the_six_systems_and_their_entities():
         "web_analytics": ["events"],
         "shop_db": ["customers", "products", "orders", "order_items"],
         "sales_ops": ["messages"],
+        "fx_rates": ["rates"],
     }
-    # Ad platforms restate recent days; the rest deliver each day once.
+    # Ad platforms restate recent days, the rates feed repeats two weeks; the rest deliver
+    # each day once.
     assert {name: s.lookback_days for name, s in registry.items() if s.lookback_days} == {
         "google_ads": 2,
         "meta_ads": 2,
+        "fx_rates": 13,
     }
 
 
