@@ -63,6 +63,12 @@ def gate(job: str, context: dict) -> None:
     if not paths:
         raise FileNotFoundError(f"{job}: nothing staged for {partition}")
     gate_frame(suite, parquet_frame(lake, paths, suite.projection), ds, context["run_id"])
+    if job == "unify_ad_spend":  # and against the raw partitions it was made from
+        from caravan.quality import reconcile
+
+        currency = get_settings().reporting_currency
+        frame = reconcile.ad_spend_frame(lake, ds, paths, currency)
+        gate_frame(reconcile.AD_SPEND_RECONCILIATION, frame, ds, context["run_id"])
 
 
 def publish(job: str, context: dict) -> dict:
