@@ -14,6 +14,9 @@ from pathlib import Path
 from caravan.settings import Settings
 
 WAREHOUSE_POOL_DESCRIPTION = "Writes to the single DuckDB warehouse file, one at a time"
+# Airflow's components share one SQLite file: wait for its lock rather than fail after
+# sqlite3's default 5 s (an `airflow backfill create` while the scheduler wrote did).
+SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
 def airflow_environ(settings: Settings) -> dict[str, str]:
@@ -30,6 +33,7 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "5",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "caravan.airflow_env.SQLITE_CONNECT_ARGS",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.logs_dir / "airflow"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__API__PORT": "8080",
