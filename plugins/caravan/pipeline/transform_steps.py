@@ -63,12 +63,14 @@ def gate(job: str, context: dict) -> None:
     if not paths:
         raise FileNotFoundError(f"{job}: nothing staged for {partition}")
     gate_frame(suite, parquet_frame(lake, paths, suite.projection), ds, context["run_id"])
-    if job == "unify_ad_spend":  # and against the raw partitions it was made from
-        from caravan.quality import reconcile
+    # And against the raw partitions it was made from, where a reconciliation is defined.
+    from caravan.quality import reconcile
 
-        currency = get_settings().reporting_currency
-        frame = reconcile.ad_spend_frame(lake, ds, paths, currency)
-        gate_frame(reconcile.AD_SPEND_RECONCILIATION, frame, ds, context["run_id"])
+    reconciliation = reconcile.RECONCILIATIONS.get((partition.source, partition.entity))
+    if reconciliation is not None:
+        suite, frame_of = reconciliation
+        frame = frame_of(lake, ds, paths, get_settings().reporting_currency)
+        gate_frame(suite, frame, ds, context["run_id"])
 
 
 def publish(job: str, context: dict) -> dict:

@@ -107,3 +107,8 @@ AD_SPEND_RECONCILIATION = Suite(
         Check(gxe.ExpectColumnValuesToBeBetween(column="difference", min_value=0, max_value=0)),
     ],
 )
+
+
+# Curated entity (domain, entity) → its reconciliation suite and the frame it checks,
+# built from (lake, ds, the staged curated files, the reporting currency).
+RECONCILIATIONS = {("marketing", "ad_spend_daily"): (AD_SPEND_RECONCILIATION, ad_spend_frame)}

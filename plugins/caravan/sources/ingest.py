@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from caravan.lake import Lake, Manifest, Partition
 from caravan.sources import Delivered
@@ -85,15 +85,19 @@ def conforms(value: object, field_type: str) -> bool:
             return not isinstance(value, list | dict) and math.isfinite(float(value))
         except (TypeError, ValueError):
             return False
-    if field_type in ("date", "timestamp"):
-        if not isinstance(value, str) or (field_type == "date") != (len(value) == 10):
-            return False
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            return False
-        return True
+    if field_type == "date":
+        return isinstance(value, str) and _parses(date.fromisoformat, value)
+    if field_type == "timestamp":  # a time of day too: a bare date is not a timestamp
+        return isinstance(value, str) and "T" in value and _parses(datetime.fromisoformat, value)
     return isinstance(value, {"object": dict, "array": list}.get(field_type, object))
+
+
+def _parses(parse, text: str) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def rejection_reason(record: object, entity: EntitySpec) -> str | None:
