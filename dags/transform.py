@@ -8,24 +8,30 @@ partitions, writes its output to `staging/curated/...`, the curated gate
 with its manifest. Each published output emits its Asset, which triggers
 `warehouse` for the same `ds`.
 
-Spark runs in the task (`local[*]`) or on a cluster through Spark Connect when
-`CARAVAN_SPARK_REMOTE` is set.
+`attribute_orders` runs after the jobs whose output it reads (orders, sessions,
+identities) have published the same `ds`.
+
+Spark runs in the task (`local[*]`), on a cluster through Spark Connect when
+`CARAVAN_SPARK_REMOTE` is set, or through `spark-submit` (the Spark provider's
+operator, the job code shipped as `--py-files`) when `CARAVAN_SPARK_SUBMIT_CONN_ID`
+names an Airflow `spark` connection. See docs/spark.md and docs/transforms.md.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import PartitionedAssetTimetable, dag, task
 
-from caravan.assets import CURATED, RAW
-from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from caravan.assets import CURATED, RAW, TRANSFORM_JOBS, TRANSFORM_UPSTREAMS
+from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, all_of
+from caravan.settings import get_settings
 
-JOBS = ("unify_ad_spend", "curate_orders")
+# The run mode is the environment's: spark-submit through an Airflow `spark` connection
+# when CARAVAN_SPARK_SUBMIT_CONN_ID is set, else in the task (local[*] or Spark Connect).
+SETTINGS = get_settings()
 
 
 @dag(
-    schedule=PartitionedAssetTimetable(
-        assets=RAW["google_ads"] & RAW["meta_ads"] & RAW["fx_rates"] & RAW["shop_db"]
-    ),
+    schedule=PartitionedAssetTimetable(assets=all_of(RAW.values())),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -34,7 +40,8 @@ JOBS = ("unify_ad_spend", "curate_orders")
     doc_md=__doc__,
 )
 def transform():
-    for job in JOBS:
+    published = {}
+    for job, job_outputs in TRANSFORM_JOBS.items():
 
         @task(task_id=f"run_{job}")
         def run(job_name: str, **context) -> dict:
@@ -48,15 +55,24 @@ def transform():
 
             transform_steps.gate(job_name, context)
 
-        @task(task_id=f"publish_{job}", outlets=[CURATED[job]])
+        @task(task_id=f"publish_{job}", outlets=[CURATED[output] for output in job_outputs])
         def publish(job_name: str, **context) -> dict:
             from caravan.pipeline import transform_steps
 
-            published = transform_steps.publish(job_name, context)
-            transform_steps.announce(CURATED[job_name], context)
-            return published
+            rows = transform_steps.publish(job_name, context)
+            transform_steps.announce(job_name, context)
+            return rows
 
-        run(job) >> gate(job) >> publish(job)
+        if SETTINGS.spark_submit_conn_id:
+            from caravan.pipeline.spark_submit import submit_operator
+
+            started = submit_operator(job, f"run_{job}", SETTINGS.spark_submit_conn_id)
+        else:
+            started = run(job)
+        published[job] = publish(job)
+        started >> gate(job) >> published[job]
+        for upstream in TRANSFORM_UPSTREAMS.get(job, ()):
+            published[upstream] >> started
 
 
 transform()

@@ -1,7 +1,7 @@
 """
 ### Warehouse: curated → landing → dbt → marts gate → analytics
 
-Triggered per `ds` once the curated partitions it needs are published.
+Triggered per `ds` once every curated entity has published that partition.
 
 1. **load** — replaces the `ds` of each `landing` table with the published
    curated partition (idempotent per `ds`);
@@ -22,16 +22,14 @@ from airflow.sdk import PartitionedAssetTimetable, dag, task
 from cosmos import DbtTaskGroup
 
 from caravan.assets import ANALYTICS, CURATED
-from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, all_of
 from caravan.settings import get_settings
 from caravan.warehouse import PUBLISHED_MARTS
 from caravan.warehouse.dbt import cosmos_configs
 
-LANDING = (("marketing", "ad_spend_daily"), ("sales", "orders"))
-
 
 @dag(
-    schedule=PartitionedAssetTimetable(assets=CURATED["unify_ad_spend"] & CURATED["curate_orders"]),
+    schedule=PartitionedAssetTimetable(assets=all_of(CURATED.values())),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -41,7 +39,7 @@ LANDING = (("marketing", "ad_spend_daily"), ("sales", "orders"))
 )
 def warehouse():
     loads = []
-    for domain, entity in LANDING:
+    for domain, entity in CURATED:
 
         @task(task_id=f"load_{domain}__{entity}", pool=WAREHOUSE_POOL)
         def load(domain_name: str, entity_name: str, **context) -> int:

@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from caravan.lake import Lake, Partition
+from spark_jobs.common.columns import customer_key, utc_timestamp, utm_param
 from spark_jobs.common.io import main_args, read_raw, write_staged
 from spark_jobs.common.session import get_session
 
@@ -31,24 +32,6 @@ ORDER_ITEMS_SCHEMA = (
 CUSTOMERS_SCHEMA = "customer_id BIGINT, email STRING, region STRING, created_at STRING"
 
 MONEY = "decimal(18,2)"
-
-
-def utc_timestamp(text_column) -> F.Column:
-    """An ISO timestamp as UTC wall-clock time (TIMESTAMP_NTZ); an offset, if any, is applied.
-
-    The session time zone is UTC, so the cast to NTZ keeps UTC time.
-    """
-    return F.to_timestamp(text_column).cast("timestamp_ntz")
-
-
-def customer_key(email_column) -> F.Column:
-    """A stable key from the normalised (trimmed, lower-case) email."""
-    return F.substring(F.sha2(F.lower(F.trim(email_column)), 256), 1, 16)
-
-
-def utm_param(url_column, name: str) -> F.Column:
-    value = F.regexp_extract(url_column, rf"[?&]{name}=([^&#]*)", 1)
-    return F.when(value == "", None).otherwise(value)
 
 
 def transform_orders(orders: DataFrame, items: DataFrame, customers: DataFrame) -> DataFrame:

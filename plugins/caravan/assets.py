@@ -17,14 +17,36 @@ def raw_asset(source: str) -> Asset:
     return _asset("raw", source)
 
 
-# The sources the transform DAG reads.
-RAW = {source: raw_asset(source) for source in ("google_ads", "meta_ads", "fx_rates", "shop_db")}
-CURATED = {
-    job: _asset("curated", output)
-    for job, output in (
-        ("unify_ad_spend", "marketing/ad_spend_daily"),
-        ("curate_orders", "sales/orders"),
+# The sources the transform DAG reads: all of them.
+RAW = {
+    source: raw_asset(source)
+    for source in (
+        "google_ads",
+        "meta_ads",
+        "fx_rates",
+        "shop_db",
+        "web_analytics",
+        "crm",
+        "sales_ops",
     )
+}
+
+# Spark job (module in spark_jobs/) → the curated entities (domain, entity) it writes.
+TRANSFORM_JOBS: dict[str, tuple[tuple[str, str], ...]] = {
+    "unify_ad_spend": (("marketing", "ad_spend_daily"),),
+    "curate_orders": (("sales", "orders"),),
+    "sessionize_web_events": (("web", "sessions"),),
+    "resolve_identities": (("customers", "identity_map"), ("sales", "order_events")),
+    "attribute_orders": (("marketing", "order_attribution"),),
+}
+# Jobs that read other jobs' published output of the same ds run after them.
+TRANSFORM_UPSTREAMS = {
+    "attribute_orders": ("curate_orders", "sessionize_web_events", "resolve_identities"),
+}
+CURATED = {
+    output: _asset("curated", "/".join(output))
+    for outputs in TRANSFORM_JOBS.values()
+    for output in outputs
 }
 ANALYTICS = Asset(
     name="caravan.warehouse.analytics", uri="x-caravan://warehouse/analytics", group="warehouse"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,14 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 # Writes to the single DuckDB warehouse file go through this pool of one slot.
 WAREHOUSE_POOL = "caravan_warehouse"
+
+
+def all_of(assets: Iterable):
+    """A condition on every one of the assets (a partitioned run waits for each's partition)."""
+    first, *rest = assets
+    for asset in rest:
+        first = first & asset
+    return first
 
 
 def partition_ds(context: dict) -> str:

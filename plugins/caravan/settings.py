@@ -23,6 +23,7 @@ class Settings:
     lake_url: str
     target: str
     spark_remote: str | None
+    spark_submit_conn_id: str | None
     openai_api_key: str | None
     openai_base_url: str | None
     project_dir: Path
@@ -41,6 +42,7 @@ class Settings:
             lake_url=(env.get("CARAVAN_LAKE_URL") or f"file://{home / 'lake'}").rstrip("/"),
             target=target,
             spark_remote=env.get("CARAVAN_SPARK_REMOTE") or None,
+            spark_submit_conn_id=env.get("CARAVAN_SPARK_SUBMIT_CONN_ID") or None,
             openai_api_key=env.get("OPENAI_API_KEY") or None,
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             project_dir=Path(env.get("CARAVAN_PROJECT_DIR") or _CHECKOUT_ROOT).resolve(),

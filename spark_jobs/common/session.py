@@ -29,24 +29,31 @@ def require_java() -> str:
 
 
 def get_session(app_name: str = "caravan", remote: str | None = None) -> SparkSession:
-    """A session for `remote` (a Spark Connect URL) or a local one; reused within a process."""
+    """A session for `remote` (a Spark Connect URL), the one spark-submit started, or a
+    local one; reused within a process."""
     builder = SparkSession.builder.appName(app_name)
     if remote:
         session = builder.remote(remote).getOrCreate()
         session.conf.set("spark.sql.session.timeZone", "UTC")  # jobs read timestamps as UTC
         return session
+    builder = (
+        builder.config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .config("spark.sql.ansi.enabled", "true")
+    )
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        # Under spark-submit: the master and resources are its (--master, --conf); a
+        # master set here would override them and run the job locally in the driver.
+        return builder.getOrCreate()
     require_java()
     # Python workers must run this interpreter (this venv), not whatever `python3` is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     logging.getLogger("py4j").setLevel(logging.WARNING)  # gateway chatter, at exit too
     return (
         builder.master("local[*]")
-        .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")
-        .config("spark.sql.ansi.enabled", "true")
         .getOrCreate()
     )

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from caravan.simulator.files import sales_ops_messages, web_events
-from caravan.simulator.world import World, end_of_day
+from caravan.simulator.world import World, end_of_day, google_cpc_campaign, meta_campaign
 from caravan.sources.registry import load_registry
 
 pytestmark = pytest.mark.e2e
@@ -238,3 +238,122 @@ def test_rerunning_a_day_changes_nothing(chain):
     assert {m["run_id"] for m in raw_after.values()}.isdisjoint(
         m["run_id"] for m in raw_before.values()
     )
+
+
+CURATED_ENTITIES = [
+    ("marketing", "ad_spend_daily"),
+    ("sales", "orders"),
+    ("web", "sessions"),
+    ("customers", "identity_map"),
+    ("sales", "order_events"),
+    ("marketing", "order_attribution"),
+]
+
+
+def curated(home: Path, domain: str, entity: str) -> str:
+    """A DuckDB `read_parquet` over every published day of a curated entity, with its ds."""
+    files = sorted((home / "lake" / "curated" / domain / entity).glob("ds=*/*.parquet"))
+    assert files, f"no curated {domain}/{entity}"
+    return f"read_parquet({[str(f) for f in files]!r}, hive_partitioning = true)"
+
+
+def test_every_curated_entity_is_published_each_day_and_reconciles(chain):
+    for day in DAYS:
+        for domain, entity in CURATED_ENTITIES:
+            path = chain / "lake" / "curated" / domain / entity / f"ds={day}" / "_manifest.json"
+            manifest = json.loads(path.read_text())
+            assert manifest["rows"] > 0, (domain, entity, day)
+            assert manifest["delivered"] == manifest["rows"] + manifest["quarantined"]
+
+
+def test_attribution_weights_sum_to_one_for_every_order_and_model(chain, truth):
+    rows = query(
+        chain,
+        f"""
+        select order_id, attribution_model, sum(weight) as total
+        from {curated(chain, "marketing", "order_attribution")}
+        group by ds, order_id, attribution_model""",
+    )
+    # Every order of the window, under every model (once per partition it arrived in).
+    assert len({(order_id, model) for order_id, model, _ in rows}) == truth.orders * 5
+    assert {model for _, model, _ in rows} == {
+        "first_touch", "last_touch", "linear", "time_decay", "position_based"
+    }  # fmt: skip
+    assert max(abs(total - 1) for *_, total in rows) < 1e-9
+
+
+def test_last_touch_credits_the_campaign_the_order_landed_from(chain):
+    """The visit that placed an order carries its landing URL's utm tags (the simulator's
+    truth); it is the order's latest touchpoint, so last touch credits its campaign."""
+    world = World(seed=SEED)
+    expected = {}
+    for order in (o for day in DAYS for o in world.orders_on(day)):
+        for platform, campaign_of in (
+            ("google_ads", google_cpc_campaign),
+            ("meta_ads", meta_campaign),
+        ):
+            if campaign_of(order.landing_site):
+                expected[str(order.order_id)] = (platform, campaign_of(order.landing_site))
+    rows = query(
+        chain,
+        f"""
+        select order_id, channel, campaign_id
+        from {curated(chain, "marketing", "order_attribution")}
+        where attribution_model = 'last_touch'
+        qualify row_number() over (partition by order_id order by ds desc) = 1""",
+    )
+    found = {order_id: (channel, campaign) for order_id, channel, campaign in rows}
+    assert expected and {o: found[o] for o in expected} == expected
+
+
+def test_every_purchase_is_in_one_session_and_every_session_ends_where_it_is_published(chain):
+    world = World(seed=SEED)
+    sessions = curated(chain, "web", "sessions")
+    (transactions,) = query(
+        chain,
+        f"""
+        with latest as (
+            select * from {sessions}
+            qualify row_number() over (partition by session_id order by ds desc) = 1
+        )
+        select list(t order by t) from latest, unnest(transaction_ids) as u(t)""",
+    )[0]
+    assert transactions == sorted(str(o.order_id) for day in DAYS for o in world.orders_on(day))
+    assert query(chain, f"select count(*) from {sessions} where session_end::date <> ds::date") == [
+        (0,)
+    ]
+
+
+def test_order_events_are_the_apps_facts_once_each(chain, truth):
+    """Every fact about the first day's orders (all its messages land within the window),
+    once, with the amount the apps reported."""
+    first_day_orders = {o.order_id for o in World(seed=SEED).orders_on(DAYS[0])}
+    expected = sorted(
+        (str(f.order_id), f.kind, f.amount)
+        for f in truth.sales_ops_facts
+        if f.order_id in first_day_orders
+    )
+    rows = query(
+        chain,
+        f"""
+        select order_id, event_type, amount from {curated(chain, "sales", "order_events")}
+        where order_id in ({", ".join(f"'{o}'" for o in first_day_orders)})
+        order by 1, 2, 3""",
+    )
+    assert sorted(rows) == expected
+
+
+def test_one_customer_key_per_email_and_orders_keyed_by_it(chain):
+    identities = curated(chain, "customers", "identity_map")
+    assert query(
+        chain,
+        f"select count(*) from (select email from {identities} where email is not null"
+        " group by email having count(distinct customer_key) > 1)",
+    ) == [(0,)]
+    assert query(
+        chain,
+        f"""
+        select count(*) from {curated(chain, "sales", "orders")} o
+        where o.customer_key not in (
+            select customer_key from {identities} where id_type = 'shop_customer')""",
+    ) == [(0,)]

@@ -5,22 +5,18 @@ from __future__ import annotations
 import importlib
 import logging
 
+from caravan.assets import TRANSFORM_JOBS
 from caravan.dag_support import partition_ds
 from caravan.lake import Lake, Partition
 from caravan.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-# Spark job (module in spark_jobs/) → the curated entity it writes.
-JOB_OUTPUTS = {
-    "unify_ad_spend": ("marketing", "ad_spend_daily"),
-    "curate_orders": ("sales", "orders"),
-}
 PRODUCER = "caravan.transform"
 
 
-def _output(job: str, ds: str) -> Partition:
-    return Partition("curated", *JOB_OUTPUTS[job], ds)
+def outputs(job: str, ds: str) -> list[Partition]:
+    return [Partition("curated", *output, ds) for output in TRANSFORM_JOBS[job]]
 
 
 def staged_parquet(lake: Lake, partition: Partition) -> list[tuple[str, int]]:
@@ -43,68 +39,69 @@ def run_job(job: str, context: dict) -> dict:
     lake = Lake(settings.lake_url)
     module = importlib.import_module(f"spark_jobs.{job}")
     module.run(get_session(f"caravan-{job}", settings.spark_remote), lake, ds)
-    staged = staged_parquet(lake, _output(job, ds))
-    log.info(
-        "%s ds=%s: staged %d rows in %d files", job, ds, sum(r for _, r in staged), len(staged)
-    )
+    for partition in outputs(job, ds):
+        staged = staged_parquet(lake, partition)
+        rows = sum(r for _, r in staged)
+        log.info("%s ds=%s: staged %s, %d rows in %d files", job, ds, partition, rows, len(staged))
     return {"job": job, "ds": ds}
 
 
 def gate(job: str, context: dict) -> None:
+    """Every output of the job, each against its suite and, where one is defined, against
+    the partitions it was made from; all must pass before any is published."""
     from caravan.pipeline.gates import gate_frame  # GX is heavy: only gate tasks import it
-    from caravan.quality import curated
+    from caravan.quality import curated, reconcile
     from caravan.quality.frames import parquet_frame
 
     ds = partition_ds(context)
-    partition = _output(job, ds)
     lake = Lake(get_settings().lake_url)
-    suite = curated.SUITES[(partition.source, partition.entity)]
-    paths = [path for path, _ in staged_parquet(lake, partition)]
-    if not paths:
-        raise FileNotFoundError(f"{job}: nothing staged for {partition}")
-    gate_frame(suite, parquet_frame(lake, paths, suite.projection), ds, context["run_id"])
-    # And against the raw partitions it was made from, where a reconciliation is defined.
-    from caravan.quality import reconcile
-
-    reconciliation = reconcile.RECONCILIATIONS.get((partition.source, partition.entity))
-    if reconciliation is not None:
-        suite, frame_of = reconciliation
-        frame = frame_of(lake, ds, paths, get_settings().reporting_currency)
-        gate_frame(suite, frame, ds, context["run_id"])
+    for partition in outputs(job, ds):
+        key = (partition.source, partition.entity)
+        suite = curated.SUITES[key]
+        paths = [path for path, _ in staged_parquet(lake, partition)]
+        if not paths:
+            raise FileNotFoundError(f"{job}: nothing staged for {partition}")
+        gate_frame(suite, parquet_frame(lake, paths, suite.projection), ds, context["run_id"])
+        reconciliation = reconcile.RECONCILIATIONS.get(key)
+        if reconciliation is not None:
+            suite, frame_of = reconciliation
+            gate_frame(suite, frame_of(lake, ds, paths), ds, context["run_id"])
 
 
 def publish(job: str, context: dict) -> dict:
-    ds = partition_ds(context)
-    partition = _output(job, ds)
-    lake = Lake(get_settings().lake_url)
-    staged = staged_parquet(lake, partition)
     import pyarrow.parquet as pq
 
-    with lake.fs.open(staged[0][0], "rb") as handle:
-        arrow_schema = pq.ParquetFile(handle).schema_arrow
-    rows = sum(r for _, r in staged)
-    quarantined = _publish_quarantine(lake, job, ds, context["run_id"])
-    manifest = lake.publish(
-        partition,
-        staged,
-        run_id=context["run_id"],
-        delivered=rows + quarantined,
-        quarantined=quarantined,
-        schema={f.name: str(f.type) for f in arrow_schema},
-        producer=f"{PRODUCER}.{job}",
-    )
-    log.info("published %s: %d rows, %d quarantined", partition, manifest.rows, quarantined)
-    return {"job": job, "ds": ds, "rows": manifest.rows}
+    ds = partition_ds(context)
+    lake = Lake(get_settings().lake_url)
+    published = {}
+    for partition in outputs(job, ds):
+        staged = staged_parquet(lake, partition)
+        with lake.fs.open(staged[0][0], "rb") as handle:
+            arrow_schema = pq.ParquetFile(handle).schema_arrow
+        rows = sum(r for _, r in staged)
+        quarantined = _publish_quarantine(lake, job, partition, context["run_id"])
+        manifest = lake.publish(
+            partition,
+            staged,
+            run_id=context["run_id"],
+            delivered=rows + quarantined,
+            quarantined=quarantined,
+            schema={f.name: str(f.type) for f in arrow_schema},
+            producer=f"{PRODUCER}.{job}",
+        )
+        log.info("published %s: %d rows, %d quarantined", partition, manifest.rows, quarantined)
+        published[partition.relpath] = manifest.rows
+    return {"job": job, "ds": ds, "rows": published}
 
 
-def _publish_quarantine(lake: Lake, job: str, ds: str, run_id: str) -> int:
+def _publish_quarantine(lake: Lake, job: str, output: Partition, run_id: str) -> int:
     """Publish the rows a job set aside with their reason (e.g. spend without an FX rate);
     a rerun that sets none aside removes the old ones. Returns how many there are."""
-    partition = Partition("quarantine", *JOB_OUTPUTS[job], ds)
+    partition = Partition("quarantine", output.source, output.entity, output.ds)
     staged = staged_parquet(lake, partition)
     count = sum(r for _, r in staged)
     if count:
-        log.warning("%s ds=%s: %d rows to quarantine (%s)", job, ds, count, lake.path(partition))
+        log.warning("%s: %d rows to quarantine (%s)", job, count, lake.path(partition))
         lake.publish(
             partition,
             staged,
@@ -119,8 +116,12 @@ def _publish_quarantine(lake: Lake, job: str, ds: str, run_id: str) -> int:
     return count
 
 
-def announce(asset, context: dict) -> None:
+def announce(job: str, context: dict) -> None:
+    """Each published output's Asset event carries the partition it published."""
+    from caravan.assets import CURATED
+
     ds = partition_ds(context)
-    event = context["outlet_events"][asset]
-    event.extra = {"ds": ds}
-    event.add_partitions(ds)
+    for output in TRANSFORM_JOBS[job]:
+        event = context["outlet_events"][CURATED[output]]
+        event.extra = {"ds": ds}
+        event.add_partitions(ds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
+from caravan.contracts import ATTRIBUTION_LOOKBACK_DAYS, ATTRIBUTION_MODELS, CHANNELS
 from caravan.quality.gate import Check
 from caravan.quality.suites import Suite
 
@@ -25,7 +26,32 @@ def restated_days(ds: str) -> list[str]:
     return sorted({day for window in windows for day in window.days()} | {ds})
 
 
+def day_before(ds: str) -> str:
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(ds) - timedelta(days=1)).isoformat()
+
+
+def raw_rows(source: str, entity: str, ds: str) -> int:
+    """The rows a published raw partition holds (from its manifest)."""
+    from caravan.lake import Lake, Partition
+    from caravan.settings import get_settings
+
+    partition = Partition("raw", source, entity, ds)
+    manifest = Lake(get_settings().lake_url).read_manifest(partition)
+    if manifest is None:
+        raise FileNotFoundError(f"{partition} is not published")
+    return manifest.rows
+
+
+def not_null(*columns: str) -> list[Check]:
+    return [Check(gxe.ExpectColumnValuesToNotBeNull(column=c)) for c in columns]
+
+
 ORDER_STATUSES = ["placed", "shipped", "delivered", "cancelled", "refunded"]
+ORDER_EVENT_TYPES = ["order_placed", "invoice_paid", "order_shipped"]
+ID_TYPES = ["shop_customer", "crm_contact", "web_visitor"]
+LINKS = ["email", "user_id", "transaction_id", "none"]
 
 SUITES: dict[tuple[str, str], Suite] = {
     ("marketing", "ad_spend_daily"): Suite(
@@ -79,6 +105,112 @@ SUITES: dict[tuple[str, str], Suite] = {
             Check(
                 gxe.ExpectColumnValuesToBeBetween(
                     column="net_revenue_gap", min_value=0, max_value=0
+                )
+            ),
+        ],
+    ),
+    ("web", "sessions"): Suite(
+        stage="curated",
+        source="web",
+        entity="sessions",
+        projection=(
+            "*, session_start::date::varchar as start_day, session_end::date::varchar as end_day,"
+            " datediff('second', session_start, session_end) as seconds_from_start_to_end,"
+            " events - events_on_ds as events_before_ds"
+        ),
+        key_columns=["session_id"],
+        checks=lambda ds: [
+            *not_null("session_id", "user_pseudo_id", "session_start", "session_end", "channel"),
+            Check(gxe.ExpectColumnValuesToBeUnique(column="session_id")),
+            # Start ≤ end; a session is in the partition of each day it was active on.
+            Check(
+                gxe.ExpectColumnValuesToBeBetween(column="seconds_from_start_to_end", min_value=0)
+            ),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="end_day", value_set=[ds])),
+            Check(
+                gxe.ExpectColumnValuesToBeInSet(column="start_day", value_set=[day_before(ds), ds])
+            ),
+            Check(gxe.ExpectColumnValuesToBeBetween(column="events_on_ds", min_value=1)),
+            Check(gxe.ExpectColumnValuesToBeBetween(column="events_before_ds", min_value=0)),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="channel", value_set=list(CHANNELS))),
+            # Every event of the day's export is in exactly one session.
+            Check(
+                gxe.ExpectColumnSumToBeBetween(
+                    column="events_on_ds",
+                    min_value=raw_rows("web_analytics", "events", ds),
+                    max_value=raw_rows("web_analytics", "events", ds),
+                )
+            ),
+        ],
+    ),
+    ("customers", "identity_map"): Suite(
+        stage="curated",
+        source="customers",
+        entity="identity_map",
+        projection=(
+            "*, length(customer_key) as key_length,"
+            " coalesce(email = lower(trim(email)), true) as email_is_normalised"
+        ),
+        key_columns=["id_type", "id_value"],
+        checks=lambda ds: [
+            *not_null("customer_key", "id_type", "id_value", "linked_via"),
+            Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=["id_type", "id_value"])),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="id_type", value_set=ID_TYPES)),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="linked_via", value_set=LINKS)),
+            Check(
+                gxe.ExpectColumnValuesToBeBetween(column="key_length", min_value=16, max_value=16)
+            ),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="email_is_normalised", value_set=[True])),
+        ],
+    ),
+    ("sales", "order_events"): Suite(
+        stage="curated",
+        source="sales",
+        entity="order_events",
+        projection="*, first_sent_at::date::varchar as first_sent_day",
+        key_columns=["order_id", "event_type"],
+        checks=lambda ds: [
+            *not_null("order_id", "event_type", "occurred_at", "first_message_id", "first_app"),
+            Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=["order_id", "event_type"])),
+            Check(
+                gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=ORDER_EVENT_TYPES)
+            ),
+            # Reported on ds for the first time: its first message arrived that day.
+            Check(gxe.ExpectColumnValuesToBeInSet(column="first_sent_day", value_set=[ds])),
+            Check(gxe.ExpectColumnValuesToBeBetween(column="messages", min_value=1)),
+            Check(gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0)),
+        ],
+    ),
+    ("marketing", "order_attribution"): Suite(
+        stage="curated",
+        source="marketing",
+        entity="order_attribution",
+        projection="*, datediff('second', touch_at, placed_at) as seconds_from_touch_to_order",
+        key_columns=["order_id", "attribution_model", "session_id"],
+        checks=lambda ds: [
+            *not_null("order_id", "customer_key", "attribution_model", "channel", "weight"),
+            Check(
+                gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["order_id", "attribution_model", "session_id"]
+                )
+            ),
+            Check(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="attribution_model", value_set=list(ATTRIBUTION_MODELS)
+                )
+            ),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="channel", value_set=list(CHANNELS))),
+            Check(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="weight", min_value=0, max_value=1, strict_min=True
+                )
+            ),
+            # Touchpoints inside the lookback window (direct rows have none: null, not checked).
+            Check(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="seconds_from_touch_to_order",
+                    min_value=0,
+                    max_value=ATTRIBUTION_LOOKBACK_DAYS * 86_400,
                 )
             ),
         ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 import pandas as pd
 
+from caravan.contracts import ATTRIBUTION_MODELS
 from caravan.lake import Lake, Partition
 from caravan.quality.gate import Check
 from caravan.quality.suites import Suite
@@ -52,9 +53,15 @@ select * from google union all select * from meta
 """
 
 
-def ad_spend_frame(lake: Lake, ds: str, curated_paths: list[str], currency: str) -> pd.DataFrame:
+def ad_spend_frame(
+    lake: Lake, ds: str, curated_paths: list[str], currency: str | None = None
+) -> pd.DataFrame:
     """Curated spend beside raw spend, per key; a key on one side only has a null."""
     import duckdb
+
+    from caravan.settings import get_settings
+
+    currency = currency or get_settings().reporting_currency
 
     def raw(source: str, entity: str) -> list[str]:
         return lake.published_files(Partition("raw", source, entity, ds))
@@ -109,6 +116,99 @@ AD_SPEND_RECONCILIATION = Suite(
 )
 
 
+def attribution_frame(lake: Lake, ds: str, curated_paths: list[str]) -> pd.DataFrame:
+    """Each order of the curated orders partition of ds × each model, beside the weights
+    attributed to it; an order or a model missing on either side has a null."""
+    import duckdb
+
+    orders = lake.published_files(Partition("curated", "sales", "orders", ds))
+    query = """
+        with expected as (
+            select order_id, attribution_model
+            from read_parquet($orders), unnest($models) as m(attribution_model)
+        ),
+        attributed as (
+            select order_id, attribution_model, sum(weight) as weight_sum, count(*) as rows
+            from read_parquet($attribution)
+            group by order_id, attribution_model
+        )
+        select
+            coalesce(expected.order_id, attributed.order_id) as order_id,
+            coalesce(expected.attribution_model, attributed.attribution_model)
+                as attribution_model,
+            expected.order_id as order_of_ds,
+            attributed.weight_sum,
+            attributed.rows
+        from expected full outer join attributed using (order_id, attribution_model)
+    """
+    with (
+        lake.local_files(orders) as order_files,
+        lake.local_files(curated_paths) as attribution,
+        duckdb.connect() as con,
+    ):
+        params = {
+            "orders": order_files,
+            "attribution": attribution,
+            "models": list(ATTRIBUTION_MODELS),
+        }
+        return con.execute(query, params).df()
+
+
+WEIGHT_TOLERANCE = 1e-9
+
+ATTRIBUTION_RECONCILIATION = Suite(
+    stage="curated",
+    source="marketing",
+    entity="order_attribution",
+    projection="*",
+    key_columns=["order_id", "attribution_model"],
+    checks=lambda ds: [
+        # Every order of ds's orders partition under every model, and no other order.
+        Check(gxe.ExpectColumnValuesToNotBeNull(column="weight_sum")),
+        Check(gxe.ExpectColumnValuesToNotBeNull(column="order_of_ds")),
+        # Each order's credit, under each model, adds up to one whole order.
+        Check(
+            gxe.ExpectColumnValuesToBeBetween(
+                column="weight_sum",
+                min_value=1 - WEIGHT_TOLERANCE,
+                max_value=1 + WEIGHT_TOLERANCE,
+            )
+        ),
+    ],
+)
+
+
+def identity_frame(lake: Lake, ds: str, curated_paths: list[str]) -> pd.DataFrame:
+    """Each normalised email's keys in the identity map: how many, and the first (failures
+    are named by key, so no email is copied into results or logs)."""
+    import duckdb
+
+    query = """
+        select min(customer_key) as customer_key, count(distinct customer_key) as keys
+        from read_parquet($identities)
+        where email is not null
+        group by email
+    """
+    with lake.local_files(curated_paths) as identities, duckdb.connect() as con:
+        return con.execute(query, {"identities": identities}).df()
+
+
+IDENTITY_RECONCILIATION = Suite(
+    stage="curated",
+    source="customers",
+    entity="identity_map",
+    projection="*",
+    key_columns=["customer_key"],
+    checks=lambda ds: [
+        Check(gxe.ExpectColumnValuesToBeBetween(column="keys", min_value=1, max_value=1)),
+    ],
+)
+
+
 # Curated entity (domain, entity) → its reconciliation suite and the frame it checks,
-# built from (lake, ds, the staged curated files, the reporting currency).
-RECONCILIATIONS = {("marketing", "ad_spend_daily"): (AD_SPEND_RECONCILIATION, ad_spend_frame)}
+# built from (lake, ds, the staged curated files).
+RECONCILIATIONS = {
+    ("marketing", "ad_spend_daily"): (AD_SPEND_RECONCILIATION, ad_spend_frame),
+    ("marketing", "order_attribution"): (ATTRIBUTION_RECONCILIATION, attribution_frame),
+    ("customers", "identity_map"): (IDENTITY_RECONCILIATION, identity_frame),
+}

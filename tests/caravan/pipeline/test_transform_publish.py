@@ -43,7 +43,8 @@ def test_rows_without_a_rate_are_published_to_quarantine_and_counted(lake):
     stage(lake, "curated", [{"campaign_id": "1", "spend": 1.5}, {"campaign_id": "2", "spend": 2.0}])
     stage(lake, "quarantine", [{"reason": "no rate from GBP to USD for 2026-11-03"}])
 
-    assert transform_steps.publish("unify_ad_spend", context("run-1"))["rows"] == 2
+    published = transform_steps.publish("unify_ad_spend", context("run-1"))["rows"]
+    assert published == {"curated/marketing/ad_spend_daily/ds=2026-11-03": 2}
 
     curated = manifest(lake, "curated")
     assert (curated["delivered"], curated["rows"], curated["quarantined"]) == (3, 2, 1)
