@@ -117,8 +117,9 @@ def web_visitors(
             F.lit("transaction_id").alias("linked_via"),
         )
     )
+    # The earliest link; at the same instant, signing in says more than buying.
     earliest = Window.partitionBy("user_pseudo_id").orderBy(
-        "event_timestamp", "linked_via", "customer_id"
+        "event_timestamp", F.col("linked_via") != "user_id", "customer_id"
     )
     links = (
         signed_in.unionByName(bought)

@@ -105,9 +105,7 @@ def transform_sessions(events: DataFrame, ds: str) -> DataFrame:
             micros_to_utc(F.col("start_micros")).alias("session_start"),
             micros_to_utc(F.col("end_micros")).alias("session_end"),
             F.to_date(micros_to_utc(F.col("start_micros"))).alias("session_date"),
-            ((F.col("end_micros") - F.col("start_micros")) / 1_000_000)
-            .cast("bigint")
-            .alias("duration_seconds"),
+            ((F.col("end_micros") - F.col("start_micros")) / 1_000_000).alias("duration_seconds"),
             "events",
             "events_on_ds",
             "page_views",

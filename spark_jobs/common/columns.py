@@ -55,11 +55,17 @@ def url_path(url_column: Column) -> Column:
 
 
 def channel(source_column: Column, medium_column: Column) -> Column:
-    """google_ads, meta_ads, email, direct (no utm_source) or other."""
-    expression = F.when(source_column.isNull(), "direct")
+    """google_ads, meta_ads, email (utm_medium email), direct (no utm_source) or other,
+    the first rule that matches."""
+    expression = None
     for name, (source, medium) in AD_PLATFORM_TAGS.items():
-        expression = expression.when((source_column == source) & (medium_column == medium), name)
-    return expression.when(medium_column == "email", "email").otherwise("other")
+        matches = (source_column == source) & (medium_column == medium)
+        expression = F.when(matches, name) if expression is None else expression.when(matches, name)
+    return (
+        expression.when(medium_column == "email", "email")
+        .when(source_column.isNull(), "direct")
+        .otherwise("other")
+    )
 
 
 def ad_campaign_id(channel_column: Column, campaign_column: Column) -> Column:

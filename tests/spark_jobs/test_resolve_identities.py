@@ -145,3 +145,16 @@ def test_messages_boil_down_to_one_row_per_fact_on_the_day_it_was_first_reported
     assert placed["occurred_at"] == datetime(2026, 10, 29, 10, 0)
     shipped = rows[("101", "order_shipped")]
     assert (shipped["messages"], shipped["amount"], shipped["first_app"]) == (1, None, "shipping")
+
+
+def test_at_the_same_instant_signing_in_links_before_buying(spark):
+    customers = spark.createDataFrame(
+        [(1, "ann@example.com"), (2, "bob@example.com")], CUSTOMERS_SCHEMA
+    )
+    orders = spark.createDataFrame([(100, 2)], ORDERS_SCHEMA)  # bob's order, on ann's browser
+    events = spark.createDataFrame([(10, "v1", "1", ("100",))], EVENTS_SCHEMA)
+    rows = transform_identity_map(
+        customers, orders, spark.createDataFrame([], CONTACTS_SCHEMA), events,
+        messages_frame(spark).drop("ds"),
+    ).where("id_type = 'web_visitor'").collect()  # fmt: skip
+    assert [(r["customer_key"], r["linked_via"]) for r in rows] == [(ANN, "user_id")]

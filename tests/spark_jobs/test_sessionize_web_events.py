@@ -124,3 +124,19 @@ def test_every_event_of_ds_is_in_exactly_one_session(spark, day_events):
     ]
     found = sessions(spark, *events, event("2026-10-29 10:00:00", "page_view", ds="2026-10-29"))
     assert sum(s["events_on_ds"] for s in found.values()) == day_events
+
+
+def test_duration_is_exact_to_the_microsecond(spark):
+    start = event("2026-10-30 08:00:00", "page_view")
+    later = (start[0] + 10_500_001, "view_item", *start[2:])
+    (session,) = sessions(spark, start, later).values()
+    assert session["duration_seconds"] == 10.500001
+
+
+def test_an_email_medium_is_email_and_a_tag_without_a_source_is_direct(spark):
+    found = sessions(
+        spark,
+        event("2026-10-30 12:00:00", "page_view", visitor="a", url=f"{SITE}/?utm_medium=email"),
+        event("2026-10-30 12:00:00", "page_view", visitor="b", url=f"{SITE}/?utm_campaign=x"),
+    )
+    assert sorted(s["channel"] for s in found.values()) == ["direct", "email"]
