@@ -26,7 +26,10 @@ DAGS = REPO / "dags"
 VENV_BIN = Path(sys.executable).parent
 HEAVY = ("pandas", "pyspark", "great_expectations", "duckdb", "dlt")
 DAG_FILES = ("ingest.py", "transform.py", "warehouse.py")
-PARSE_SECONDS = 1.0
+# A guard against work at parse time (I/O, a dbt parse, a heavy import), not a speed
+# measure: a file parses in well under a second on an idle machine, and a busy 2-core CI
+# machine must not fail it. Airflow's own limit (core.dagbag_import_timeout) is 30 s.
+PARSE_SECONDS = 5.0
 WAREHOUSE_POOL = "caravan_warehouse"
 
 # Runs in the subprocess: time each file's parse after Airflow is imported, note what
@@ -225,5 +228,5 @@ def test_each_dag_file_on_its_own_imports_no_heavy_module(parsed, name):
 
 
 @pytest.mark.parametrize("name", DAG_FILES)
-def test_each_dag_file_parses_in_under_a_second(parsed, name):
+def test_each_dag_file_parses_without_doing_real_work(parsed, name):
     assert parsed["files"][name]["seconds"] < PARSE_SECONDS
