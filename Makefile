@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format up manifest bench clean check-java
+.PHONY: setup demo test lint format up manifest bench bench-spark clean check-java
 
 setup: $(STAMP)
 
@@ -45,6 +45,10 @@ manifest: setup
 # Benchmarks print Markdown tables; their measured results are in bench/README.md.
 bench: setup
 	$(BIN)/python bench/ingest.py
+
+# The Spark jobs at SF1 against DuckDB (35 min to generate the data the first time).
+bench-spark: setup check-java
+	$(BIN)/python bench/spark_jobs.py
 
 lock:
 	$(BIN)/uv pip compile --quiet requirements.in --python-version 3.11 -o requirements.txt
