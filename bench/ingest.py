@@ -12,7 +12,6 @@ No Airflow scheduling is involved: this is the cost inside an extract task.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -33,10 +32,8 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="caravan-bench-"))
     os.environ["CARAVAN_HOME"] = str(home)
     os.environ["PROVIDERS__ENABLE_AIRFLOW_SECRETS"] = "false"
-    from airflow.sdk import Connection
-
     from caravan.lake import Lake
-    from caravan.runner import simulator_connections
+    from caravan.runner import airflow_connection, simulator_connection_specs
     from caravan.settings import Settings
     from caravan.simulator import Faults, running_simulator
     from caravan.sources import ingest
@@ -48,20 +45,10 @@ def main() -> None:
     faults = Faults(fault_rate=args.fault_rate)
     rows = []
     with running_simulator(settings, DAYS, scale=args.scale, faults=faults) as simulator:
-        connections = {
-            name.removeprefix("AIRFLOW_CONN_").lower(): json.loads(value)
-            for name, value in simulator_connections(simulator).items()
-        }
+        connections = simulator_connection_specs(simulator)
         lake = Lake(settings.lake_url)
         for source in registry.values():
-            spec = connections[source.conn_id]
-            conn = Connection(
-                conn_id=source.conn_id,
-                conn_type=spec["conn_type"],
-                host=spec.get("host"),
-                password=spec.get("password"),
-                extra=json.dumps(spec.get("extra", {})),
-            )
+            conn = airflow_connection(source.conn_id, connections[source.conn_id])
             for entity in source.entities.values():
                 best, staged = float("inf"), None
                 for _ in range(args.repeat):

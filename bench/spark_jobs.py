@@ -137,10 +137,8 @@ def cached(data: Dataset) -> dict | None:
 
 def generate(data: Dataset) -> dict:
     """The raw partitions of every needed entity and day, by the project's own ingestion."""
-    from airflow.sdk import Connection
-
     from caravan.lake import Lake
-    from caravan.runner import simulator_connections
+    from caravan.runner import airflow_connection, simulator_connection_specs
     from caravan.settings import Settings
     from caravan.simulator import running_simulator, write_shop_db
     from caravan.sources import ingest
@@ -159,10 +157,7 @@ def generate(data: Dataset) -> dict:
     began = time.perf_counter()
     with running_simulator(settings, days, scale=data.scale, startup_timeout=600) as simulator:
         seconds["simulator (shop DB, files, API start)"] = time.perf_counter() - began
-        connections = {
-            name.removeprefix("AIRFLOW_CONN_").lower(): json.loads(value)
-            for name, value in simulator_connections(simulator).items()
-        }
+        connections = simulator_connection_specs(simulator)
         # The shop's database as a daily extract finds it: at the end of ds, not at the end
         # of the month (the simulator writes every order as it stands at the end of the
         # latest day it holds, so one database for the month would show an order placed
@@ -171,14 +166,7 @@ def generate(data: Dataset) -> dict:
         connections["shop_db_default"]["extra"]["sqlalchemy_url"] = f"sqlite:///{daily_db}"
 
         def conn_of(source):
-            spec = connections[source.conn_id]
-            return Connection(
-                conn_id=source.conn_id,
-                conn_type=spec["conn_type"],
-                host=spec.get("host"),
-                password=spec.get("password"),
-                extra=json.dumps(spec.get("extra", {})),
-            )
+            return airflow_connection(source.conn_id, connections[source.conn_id])
 
         def ingest_day(source_name: str, entity_name: str, ds: str) -> None:
             source = registry[source_name]

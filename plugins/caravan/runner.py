@@ -73,10 +73,32 @@ def connection_variable(conn_id: str) -> str:
 
 def simulator_connections(simulator: RunningSimulator) -> dict[str, str]:
     """Airflow connections (as environment variables) pointing at the simulator's systems."""
+    return {
+        connection_variable(conn_id): json.dumps(spec)
+        for conn_id, spec in simulator_connection_specs(simulator).items()
+    }
+
+
+def airflow_connection(conn_id: str, spec: dict):
+    """An Airflow Connection from a spec of `simulator_connection_specs`, for code that
+    extracts without Airflow's lookup (benchmarks, tests)."""
+    from airflow.sdk import Connection
+
+    return Connection(
+        conn_id=conn_id,
+        conn_type=spec["conn_type"],
+        host=spec.get("host"),
+        password=spec.get("password"),
+        extra=json.dumps(spec.get("extra", {})),
+    )
+
+
+def simulator_connection_specs(simulator: RunningSimulator) -> dict[str, dict]:
+    """Each source's connection (conn_type, host, password, extra) to the simulator."""
     from caravan.simulator.meta_ads_api import API_VERSION as META_API_VERSION
 
     world = simulator.world
-    connections = {
+    return {
         "google_ads_default": {
             "conn_type": "http",
             "host": simulator.google_ads_url,
@@ -108,7 +130,6 @@ def simulator_connections(simulator: RunningSimulator) -> dict[str, str]:
         "sales_ops_default": {"conn_type": "fs", "extra": {"path": str(simulator.sales_ops_dir)}},
         "fx_rates_default": {"conn_type": "fs", "extra": {"path": str(simulator.fx_rates_dir)}},
     }
-    return {connection_variable(k): json.dumps(v) for k, v in connections.items()}
 
 
 @contextmanager

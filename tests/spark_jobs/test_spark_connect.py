@@ -8,7 +8,6 @@ expected spend is worked out by hand from the micros below.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import socket
 import subprocess
@@ -148,9 +147,7 @@ def test_unify_ad_spend_runs_through_spark_connect(connect_url, tmp_path):
 def simulated_raw_lake(tmp_path: Path, days: list[date]) -> Lake:
     """Every source's raw partitions for `days`, read from the simulator by the real
     extract → stage → publish path (a small company: scale 0.3)."""
-    from airflow.sdk import Connection
-
-    from caravan.runner import simulator_connections
+    from caravan.runner import airflow_connection, simulator_connection_specs
     from caravan.settings import Settings
     from caravan.simulator import running_simulator
     from caravan.sources.extract import deliveries
@@ -159,19 +156,9 @@ def simulated_raw_lake(tmp_path: Path, days: list[date]) -> Lake:
     registry = load_registry(REPO / "dags" / "sources.yaml")
     lake = Lake(f"file://{tmp_path / 'lake'}")
     with running_simulator(settings, days, scale=0.3) as simulator:
-        specs = {
-            name.removeprefix("AIRFLOW_CONN_").lower(): json.loads(value)
-            for name, value in simulator_connections(simulator).items()
-        }
+        specs = simulator_connection_specs(simulator)
         for source in registry.values():
-            spec = specs[source.conn_id]
-            conn = Connection(
-                conn_id=source.conn_id,
-                conn_type=spec["conn_type"],
-                host=spec.get("host"),
-                password=spec.get("password"),
-                extra=json.dumps(spec.get("extra", {})),
-            )
+            conn = airflow_connection(source.conn_id, specs[source.conn_id])
             for entity in source.entities.values():
                 for day in days:
                     ds = day.isoformat()
