@@ -48,6 +48,7 @@ from caravan.webserver import URL, USER
 
 pytestmark = pytest.mark.e2e
 
+LOCKED_ATTEMPTS = 3
 DAG_ID = "ingest_web_analytics"  # the lightest ingest DAG: one entity, one file per day
 DAYS = [date(2026, 10, 1) + timedelta(days=n) for n in range(30)]
 RERUN_DAYS = DAYS[13:15]
@@ -159,12 +160,22 @@ class CaravanUp:
             time.sleep(1)
 
     def airflow(self, *args: str) -> str:
-        """Run Airflow's CLI against this Airflow home (as `caravan up`'s processes see it)."""
+        """Run Airflow's CLI against this Airflow home (as `caravan up`'s processes see it).
+
+        On SQLite, a CLI transaction that read before the scheduler wrote cannot upgrade to
+        a write lock: SQLite says "database is locked" at once, whatever the busy timeout.
+        The command's transaction is rolled back whole, so it is run again, as a person
+        would (README, Troubleshooting).
+        """
         env = {**self.env, **airflow_environ(self.settings)}
-        result = subprocess.run(
-            [str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=180
-        )
-        output = result.stdout + result.stderr
+        for attempt in range(1, LOCKED_ATTEMPTS + 1):
+            result = subprocess.run(
+                [str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=180
+            )
+            output = result.stdout + result.stderr
+            if result.returncode == 0 or "database is locked" not in output:
+                break
+            time.sleep(2 * attempt)
         assert result.returncode == 0, f"airflow {' '.join(args)} failed:\n{output[-8000:]}"
         return output
 
