@@ -118,16 +118,21 @@ def parsed(tmp_path_factory) -> dict:
     assert built.returncode == 0, built.stderr[-3000:]
     assert (project / "dbt_project" / "target" / "manifest.json").exists()
 
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE, str(DAGS), ",".join(HEAVY), ",".join(DAG_FILES)],
+    return run_probe(PROBE, [str(DAGS), ",".join(HEAVY), ",".join(DAG_FILES)], env, home)
+
+
+def run_probe(probe: str, args: list[str], env: dict[str, str], cwd: Path) -> dict:
+    """Run a probe script in a fresh interpreter; return the JSON it printed after `PROBE `."""
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args],
         env=env,
-        cwd=home,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    lines = [line for line in probe.stdout.splitlines() if line.startswith("PROBE ")]
-    assert probe.returncode == 0 and lines, probe.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("PROBE ")]
+    assert result.returncode == 0 and lines, result.stderr[-3000:]
     return json.loads(lines[-1].removeprefix("PROBE "))
 
 

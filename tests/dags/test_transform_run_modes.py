@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from tests.dags.test_dag_integrity import DAGS, HEAVY, _environ
+from tests.dags.test_dag_integrity import DAGS, HEAVY, _environ, run_probe
 
 PROBE = textwrap.dedent(
     """
@@ -39,17 +36,7 @@ JOBS = (
 
 def parse_transform(tmp_path, **settings) -> dict:
     env = {**_environ(tmp_path, tmp_path), **settings}
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE, str(DAGS / "transform.py"), ",".join(HEAVY)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    lines = [line for line in probe.stdout.splitlines() if line.startswith("PROBE ")]
-    assert probe.returncode == 0 and lines, probe.stderr[-3000:]
-    return json.loads(lines[-1].removeprefix("PROBE "))
+    return run_probe(PROBE, [str(DAGS / "transform.py"), ",".join(HEAVY)], env, tmp_path)
 
 
 @pytest.mark.parametrize(

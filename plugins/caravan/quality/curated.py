@@ -44,6 +44,13 @@ def raw_rows(source: str, entity: str, ds: str) -> int:
     return manifest.rows
 
 
+def every_event_in_one_session(events: int) -> Check:
+    """Every event of the day's export is in exactly one session: Σ events_on_ds = events."""
+    return Check(
+        gxe.ExpectColumnSumToBeBetween(column="events_on_ds", min_value=events, max_value=events)
+    )
+
+
 def not_null(*columns: str) -> list[Check]:
     return [Check(gxe.ExpectColumnValuesToNotBeNull(column=c)) for c in columns]
 
@@ -61,10 +68,7 @@ SUITES: dict[tuple[str, str], Suite] = {
         projection="*, spend_date::varchar as spend_day",
         key_columns=["spend_date", "platform", "campaign_id"],
         checks=lambda ds: [
-            *[
-                Check(gxe.ExpectColumnValuesToNotBeNull(column=c))
-                for c in ("spend_date", "platform", "campaign_id", "currency", "spend")
-            ],
+            *not_null("spend_date", "platform", "campaign_id", "currency", "spend"),
             Check(
                 gxe.ExpectCompoundColumnsToBeUnique(
                     column_list=["spend_date", "platform", "campaign_id"]
@@ -90,10 +94,7 @@ SUITES: dict[tuple[str, str], Suite] = {
         ),
         key_columns=["order_id"],
         checks=lambda ds: [
-            *[
-                Check(gxe.ExpectColumnValuesToNotBeNull(column=c))
-                for c in ("order_id", "customer_key", "order_date", "status", "net_revenue")
-            ],
+            *not_null("order_id", "customer_key", "order_date", "status", "net_revenue"),
             Check(gxe.ExpectColumnValuesToBeUnique(column="order_id")),
             # A partition holds the orders changed on ds, placed then or before.
             Check(gxe.ExpectColumnValuesToBeInSet(column="updated_day", value_set=[ds])),
@@ -133,14 +134,7 @@ SUITES: dict[tuple[str, str], Suite] = {
             Check(gxe.ExpectColumnValuesToBeBetween(column="events_on_ds", min_value=1)),
             Check(gxe.ExpectColumnValuesToBeBetween(column="events_before_ds", min_value=0)),
             Check(gxe.ExpectColumnValuesToBeInSet(column="channel", value_set=list(CHANNELS))),
-            # Every event of the day's export is in exactly one session.
-            Check(
-                gxe.ExpectColumnSumToBeBetween(
-                    column="events_on_ds",
-                    min_value=raw_rows("web_analytics", "events", ds),
-                    max_value=raw_rows("web_analytics", "events", ds),
-                )
-            ),
+            every_event_in_one_session(raw_rows("web_analytics", "events", ds)),
         ],
     ),
     ("customers", "identity_map"): Suite(
