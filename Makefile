@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format up manifest bench bench-spark clean check-java
+.PHONY: setup demo test lint format up manifest docs bench bench-spark bench-cosmos clean check-java
 
 setup: $(STAMP)
 
@@ -42,6 +42,10 @@ up: setup check-java
 manifest: setup
 	$(BIN)/caravan manifest
 
+# dbt's docs site for the demo's warehouse (after `make demo`): .caravan/dbt_docs/static_index.html
+docs: setup
+	$(BIN)/caravan docs
+
 # Benchmarks print Markdown tables; their measured results are in bench/README.md.
 bench: setup
 	$(BIN)/python bench/ingest.py
@@ -49,6 +53,10 @@ bench: setup
 # The Spark jobs at SF1 against DuckDB (35 min to generate the data the first time).
 bench-spark: setup check-java
 	$(BIN)/python bench/spark_jobs.py
+
+# Cosmos's cost per dbt node in Airflow against plain `dbt build` (a 2-day demo warehouse).
+bench-cosmos: setup check-java
+	$(BIN)/python bench/cosmos_dbt.py
 
 lock:
 	$(BIN)/uv pip compile --quiet requirements.in --python-version 3.11 -o requirements.txt

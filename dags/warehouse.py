@@ -6,8 +6,9 @@ Triggered per `ds` once every curated entity has published that partition.
 1. **load** — replaces the `ds` of each `landing` table with the published
    curated partition (idempotent per `ds`);
 2. **dbt** — Cosmos renders the dbt project (from a manifest built ahead by
-   `make manifest`) as one task per model, each running `dbt build` for it
-   in-process, tests included;
+   `make manifest`) as one task per model and snapshot, each running `dbt build`
+   for it in-process, tests included; incremental facts read the run's `ds`
+   (the `partition` task's result, passed as dbt's `ds` var);
 3. **gate** — Great Expectations checks on the marts as built;
 4. **publish** — copies the marts into `analytics` in one transaction, so
    analysts see the new data only when every gate passed, and the old data
@@ -22,7 +23,13 @@ from airflow.sdk import PartitionedAssetTimetable, dag, task
 from cosmos import DbtTaskGroup
 
 from caravan.assets import ANALYTICS, CURATED
-from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, all_of
+from caravan.dag_support import (
+    DEFAULT_ARGS,
+    START_DATE,
+    WAREHOUSE_POOL,
+    all_of,
+    partition_ds,
+)
 from caravan.settings import get_settings
 from caravan.warehouse import PUBLISHED_MARTS
 from caravan.warehouse.dbt import cosmos_configs
@@ -38,6 +45,10 @@ from caravan.warehouse.dbt import cosmos_configs
     doc_md=__doc__,
 )
 def warehouse():
+    @task
+    def partition(**context) -> str:
+        return partition_ds(context)
+
     loads = []
     for domain, entity in CURATED:
 
@@ -51,9 +62,10 @@ def warehouse():
 
     dbt = DbtTaskGroup(
         group_id="dbt",
-        operator_args={"pool": WAREHOUSE_POOL},
         default_args=DEFAULT_ARGS,
-        **cosmos_configs(get_settings()),
+        **cosmos_configs(
+            get_settings(), "{{ ti.xcom_pull(task_ids='partition') }}", WAREHOUSE_POOL
+        ),
     )
 
     gates = []
@@ -73,7 +85,7 @@ def warehouse():
 
         warehouse_steps.publish(context)
 
-    loads >> dbt >> gates >> publish()
+    partition() >> loads >> dbt >> gates >> publish()
 
 
 warehouse()

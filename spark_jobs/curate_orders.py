@@ -1,17 +1,20 @@
 """curate_orders: the shop's orders with their money worked out and the customer keyed.
 
-raw/shop_db/{orders, order_items, customers} → curated/sales/orders. A partition holds
-the orders the shop changed on ds (new ones, and older ones delivered or refunded);
-the warehouse keeps each order's latest version.
+raw/shop_db/{orders, order_items, customers, products} → curated/sales/orders,
+curated/sales/order_items, curated/sales/products and curated/customers/customers.
+An orders or order_items partition holds the orders the shop changed on ds (new ones,
+and older ones delivered or refunded) and their lines; the warehouse keeps each order's
+latest version. Products and customers are the shop's snapshots as of the end of ds.
 `customer_key` is the normalised email's hash: the key the identity resolution
-job keeps across shop, CRM and web ids (email first).
+job keeps across shop, CRM and web ids (email first). The customers output carries the
+key, never the email or the names.
 """
 
 from __future__ import annotations
 
 import sys
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from caravan.lake import Lake, Partition
@@ -20,6 +23,9 @@ from spark_jobs.common.io import main_args, read_raw, write_staged
 from spark_jobs.common.session import get_session
 
 OUTPUT = ("sales", "orders")
+ORDER_ITEMS = ("sales", "order_items")
+PRODUCTS = ("sales", "products")
+CUSTOMERS = ("customers", "customers")
 
 ORDERS_SCHEMA = (
     "order_id BIGINT, customer_id BIGINT, status STRING, currency STRING, "
@@ -27,9 +33,15 @@ ORDERS_SCHEMA = (
 )
 ORDER_ITEMS_SCHEMA = (
     "order_item_id BIGINT, order_id BIGINT, product_id BIGINT, quantity BIGINT, "
-    "unit_price STRING, created_at STRING"
+    "unit_price STRING, created_at STRING, updated_at STRING"
 )
-CUSTOMERS_SCHEMA = "customer_id BIGINT, email STRING, region STRING, created_at STRING"
+CUSTOMERS_SCHEMA = (
+    "customer_id BIGINT, email STRING, region STRING, created_at STRING, updated_at STRING"
+)
+PRODUCTS_SCHEMA = (
+    "product_id BIGINT, sku STRING, name STRING, category STRING, price STRING, "
+    "created_at STRING, updated_at STRING"
+)
 
 MONEY = "decimal(18,2)"
 
@@ -74,13 +86,73 @@ def transform_orders(orders: DataFrame, items: DataFrame, customers: DataFrame) 
     )
 
 
-def run(spark, lake: Lake, ds: str) -> Partition:
-    orders = read_raw(spark, lake, "shop_db", "orders", ds, ORDERS_SCHEMA)
-    items = read_raw(spark, lake, "shop_db", "order_items", ds, ORDER_ITEMS_SCHEMA)
-    customers = read_raw(spark, lake, "shop_db", "customers", ds, CUSTOMERS_SCHEMA)
-    partition = Partition("curated", *OUTPUT, ds)
-    write_staged(transform_orders(orders, items, customers), lake, partition)
-    return partition
+def transform_order_items(items: DataFrame) -> DataFrame:
+    """One row per order line: line revenue = quantity × unit price, to the cent, exactly.
+
+    The lines of an order sum to the order's gross revenue (transform_orders' sum).
+    """
+    unit_price = F.col("unit_price").cast(MONEY)
+    return items.select(
+        F.col("order_item_id").cast("string").alias("order_item_id"),
+        F.col("order_id").cast("string").alias("order_id"),
+        F.col("product_id").cast("string").alias("product_id"),
+        F.col("quantity").cast("bigint").alias("quantity"),
+        unit_price.alias("unit_price"),
+        (F.col("quantity") * unit_price).cast(MONEY).alias("line_revenue"),
+        # A line is created with its order: its created_at is when the order was placed.
+        F.to_date(utc_timestamp(F.col("created_at"))).alias("order_date"),
+        utc_timestamp(F.col("updated_at")).alias("updated_at"),
+    )
+
+
+def created_and_updated_at() -> list[Column]:
+    """created_at and updated_at in UTC. A record without updated_at (a shop table that
+    has none) was last changed when it was created."""
+    created_at = utc_timestamp(F.col("created_at"))
+    updated_at = F.coalesce(utc_timestamp(F.col("updated_at")), created_at)
+    return [created_at.alias("created_at"), updated_at.alias("updated_at")]
+
+
+def transform_products(products: DataFrame) -> DataFrame:
+    """The shop's catalogue as of ds, one row per product."""
+    return products.select(
+        F.col("product_id").cast("string").alias("product_id"),
+        "sku",
+        F.col("name").alias("product_name"),
+        "category",
+        F.col("price").cast(MONEY).alias("price"),
+        *created_and_updated_at(),
+    )
+
+
+def transform_customers(customers: DataFrame) -> DataFrame:
+    """The shop's customers as of ds, keyed like their orders, without email or names."""
+    return customers.select(
+        F.col("customer_id").cast("string").alias("customer_id"),
+        customer_key(F.col("email")).alias("customer_key"),
+        "region",
+        *created_and_updated_at(),
+    )
+
+
+def run(spark, lake: Lake, ds: str) -> list[Partition]:
+    def raw(entity: str, schema: str) -> DataFrame:
+        return read_raw(spark, lake, "shop_db", entity, ds, schema)
+
+    orders = raw("orders", ORDERS_SCHEMA)
+    items = raw("order_items", ORDER_ITEMS_SCHEMA)
+    customers = raw("customers", CUSTOMERS_SCHEMA)
+    outputs = {
+        OUTPUT: transform_orders(orders, items, customers),
+        ORDER_ITEMS: transform_order_items(items),
+        PRODUCTS: transform_products(raw("products", PRODUCTS_SCHEMA)),
+        CUSTOMERS: transform_customers(customers),
+    }
+    partitions = []
+    for output, frame in outputs.items():
+        partitions.append(Partition("curated", *output, ds))
+        write_staged(frame, lake, partitions[-1])
+    return partitions
 
 
 def main(argv: list[str] | None = None) -> int:

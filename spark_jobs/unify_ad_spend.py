@@ -6,21 +6,26 @@ currency (int64 as strings); Meta reports spend as a decimal string in the ad
 account's currency, converted here at the day's rate and rounded half up to cents.
 A row whose currency has no rate goes to quarantine with the reason: never a silent
 zero. Both platforms' partitions hold their lookback days too (restated figures).
+
+raw/google_ads/campaigns + raw/meta_ads/campaigns → curated/marketing/campaigns: both
+platforms' campaign snapshots as of ds in one schema, ids as the spend rows carry them.
 """
 
 from __future__ import annotations
 
 import sys
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from caravan.lake import Lake, Partition
 from caravan.settings import get_settings
+from spark_jobs.common.columns import utc_timestamp
 from spark_jobs.common.io import main_args, read_raw, write_staged
 from spark_jobs.common.session import get_session
 
 OUTPUT = ("marketing", "ad_spend_daily")
+CAMPAIGNS = ("marketing", "campaigns")
 
 GOOGLE_ADS_PERFORMANCE_SCHEMA = (
     "campaign STRUCT<resourceName: STRING, id: STRING, name: STRING>, "
@@ -33,8 +38,26 @@ META_INSIGHTS_SCHEMA = (
     "spend STRING, impressions STRING, clicks STRING, "
     "actions ARRAY<STRUCT<action_type: STRING, value: STRING>>, date_start STRING"
 )
+GOOGLE_ADS_CAMPAIGNS_SCHEMA = (
+    "campaign STRUCT<resourceName: STRING, id: STRING, name: STRING, status: STRING, "
+    "advertisingChannelType: STRING>"
+)
+META_CAMPAIGNS_SCHEMA = (
+    "id STRING, account_id STRING, name STRING, status STRING, objective STRING, "
+    "created_time STRING"
+)
 FX_RATES_SCHEMA = "date STRING, currency STRING, quote_currency STRING, rate STRING"
 QUARANTINE = ("marketing", "ad_spend_daily")
+
+CAMPAIGN_COLUMNS = [
+    "platform",
+    "campaign_id",
+    "campaign_name",
+    "account_id",
+    "status",
+    "objective",
+    "created_at",
+]
 
 SPEND_COLUMNS = [
     "spend_date",
@@ -50,14 +73,17 @@ SPEND_COLUMNS = [
 ]
 
 
+def google_ads_account_id(resource_name: Column | str) -> Column:
+    """The customer id a Google Ads resource belongs to (`customers/<id>/...`), else null."""
+    return F.nullif(F.regexp_extract(resource_name, r"^customers/(\d+)/", 1), F.lit(""))
+
+
 def transform_google_ads(performance: DataFrame, currency: str) -> DataFrame:
     """Google Ads campaign-days in the unified schema; spend = costMicros / 10^6, exactly."""
     return performance.select(
         F.to_date("segments.date").alias("spend_date"),
         F.lit("google_ads").alias("platform"),
-        F.nullif(
-            F.regexp_extract("campaign.resourceName", r"^customers/(\d+)/", 1), F.lit("")
-        ).alias("account_id"),
+        google_ads_account_id("campaign.resourceName").alias("account_id"),
         F.col("campaign.id").alias("campaign_id"),
         F.col("campaign.name").alias("campaign_name"),
         F.lit(currency).alias("currency"),
@@ -135,7 +161,34 @@ def transform_unify(*platforms: DataFrame) -> DataFrame:
     return unified
 
 
-def run(spark, lake: Lake, ds: str, currency: str | None = None) -> Partition:
+def transform_campaigns(google: DataFrame, meta: DataFrame) -> DataFrame:
+    """Both platforms' campaigns, one row per platform × campaign id.
+
+    Statuses and objectives lower-cased (Google's advertising channel type is its
+    objective); Google's campaign resource has no creation time, so created_at is null.
+    """
+    google_campaigns = google.select(
+        F.lit("google_ads").alias("platform"),
+        F.col("campaign.id").alias("campaign_id"),
+        F.col("campaign.name").alias("campaign_name"),
+        google_ads_account_id("campaign.resourceName").alias("account_id"),
+        F.lower("campaign.status").alias("status"),
+        F.lower("campaign.advertisingChannelType").alias("objective"),
+        F.lit(None).cast("timestamp_ntz").alias("created_at"),
+    )
+    meta_campaigns = meta.select(
+        F.lit("meta_ads").alias("platform"),
+        F.col("id").alias("campaign_id"),
+        F.col("name").alias("campaign_name"),
+        "account_id",
+        F.lower("status").alias("status"),
+        F.lower("objective").alias("objective"),
+        utc_timestamp(F.col("created_time")).alias("created_at"),
+    )
+    return google_campaigns.unionByName(meta_campaigns).select(CAMPAIGN_COLUMNS)
+
+
+def run(spark, lake: Lake, ds: str, currency: str | None = None) -> list[Partition]:
     """Google Ads accounts report in the reporting currency here; Meta's are converted."""
     currency = currency or get_settings().reporting_currency
     performance = read_raw(
@@ -143,6 +196,10 @@ def run(spark, lake: Lake, ds: str, currency: str | None = None) -> Partition:
     )
     insights = read_raw(spark, lake, "meta_ads", "insights", ds, META_INSIGHTS_SCHEMA)
     rates = read_raw(spark, lake, "fx_rates", "rates", ds, FX_RATES_SCHEMA)
+    google_campaigns = read_raw(
+        spark, lake, "google_ads", "campaigns", ds, GOOGLE_ADS_CAMPAIGNS_SCHEMA
+    )
+    meta_campaigns = read_raw(spark, lake, "meta_ads", "campaigns", ds, META_CAMPAIGNS_SCHEMA)
     meta, missing_rate = transform_meta_ads(insights, rates, currency)
     partition = Partition("curated", *OUTPUT, ds)
     write_staged(
@@ -152,7 +209,9 @@ def run(spark, lake: Lake, ds: str, currency: str | None = None) -> Partition:
     lake.clear(lake.staging_path(quarantine))
     if not missing_rate.isEmpty():
         write_staged(missing_rate, lake, quarantine)
-    return partition
+    campaigns = Partition("curated", *CAMPAIGNS, ds)
+    write_staged(transform_campaigns(google_campaigns, meta_campaigns), lake, campaigns)
+    return [partition, campaigns]
 
 
 def main(argv: list[str] | None = None) -> int:

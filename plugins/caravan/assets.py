@@ -33,8 +33,13 @@ RAW = {
 
 # Spark job (module in spark_jobs/) → the curated entities (domain, entity) it writes.
 TRANSFORM_JOBS: dict[str, tuple[tuple[str, str], ...]] = {
-    "unify_ad_spend": (("marketing", "ad_spend_daily"),),
-    "curate_orders": (("sales", "orders"),),
+    "unify_ad_spend": (("marketing", "ad_spend_daily"), ("marketing", "campaigns")),
+    "curate_orders": (
+        ("sales", "orders"),
+        ("sales", "order_items"),
+        ("sales", "products"),
+        ("customers", "customers"),
+    ),
     "sessionize_web_events": (("web", "sessions"),),
     "resolve_identities": (("customers", "identity_map"), ("sales", "order_events")),
     "attribute_orders": (("marketing", "order_attribution"),),

@@ -88,6 +88,17 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from caravan import airflow_env
+    from caravan.warehouse.dbt import generate_docs
+
+    settings = get_settings()
+    airflow_env.apply(settings)
+    page = generate_docs(settings)
+    print(f"dbt docs: {page.as_uri()}")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from caravan.webserver import serve
 
@@ -143,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     manifest = commands.add_parser("manifest", help="build dbt's manifest for Cosmos")
     manifest.set_defaults(func=cmd_manifest)
+
+    docs = commands.add_parser(
+        "docs", help="generate dbt's docs for the warehouse (run after `caravan demo`)"
+    )
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 

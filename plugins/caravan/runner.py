@@ -182,21 +182,10 @@ def ensure_manifest(settings: Settings) -> None:
 
 
 def build_manifest(settings: Settings) -> None:
-    from dbt.cli.main import dbtRunner
+    from caravan.warehouse.dbt import invoke_dbt
 
     airflow_env.apply(settings)
-    result = dbtRunner().invoke(
-        [
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(settings.dbt_project_dir),
-            "--profiles-dir",
-            str(settings.dbt_project_dir),
-        ]
-    )
-    if not result.success:
-        raise RuntimeError(f"dbt parse failed: {result.exception}")
+    invoke_dbt(settings, "parse", "--quiet")
 
 
 @contextmanager

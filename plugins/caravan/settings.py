@@ -29,6 +29,15 @@ class Settings:
     project_dir: Path
     seed: int
     reporting_currency: str = "USD"
+    # The Snowflake target: its Airflow connection (the credentials) and, for a lake on
+    # gs://, the storage integration its external stage reads the bucket through.
+    snowflake_conn_id: str = "snowflake_default"
+    snowflake_storage_integration: str | None = None
+    # The BigQuery target: project (unset: the credentials' own), datasets' location, and
+    # a service-account key file (unset: application default credentials).
+    bigquery_project: str | None = None
+    bigquery_location: str = "US"
+    bigquery_keyfile: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +56,11 @@ class Settings:
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             project_dir=Path(env.get("CARAVAN_PROJECT_DIR") or _CHECKOUT_ROOT).resolve(),
             seed=int(env.get("CARAVAN_SEED") or 42),
+            snowflake_conn_id=env.get("CARAVAN_SNOWFLAKE_CONN_ID") or "snowflake_default",
+            snowflake_storage_integration=env.get("CARAVAN_SNOWFLAKE_STORAGE_INTEGRATION") or None,
+            bigquery_project=env.get("CARAVAN_BIGQUERY_PROJECT") or None,
+            bigquery_location=env.get("CARAVAN_BIGQUERY_LOCATION") or "US",
+            bigquery_keyfile=env.get("CARAVAN_BIGQUERY_KEYFILE") or None,
         )
 
     @property

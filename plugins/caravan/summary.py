@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import duckdb
 
+from caravan.contracts import ATTRIBUTION_MODELS
 from caravan.settings import Settings
 
 SUMMARY_QUERIES = (
@@ -30,6 +31,22 @@ SUMMARY_QUERIES = (
         " round(sum(new_customers), 1) as new_customers"
         " from analytics.mart_marketing_roi where attribution_model = 'last_touch'"
         " and report_date between $start and $end group by channel order by channel",
+    ),
+    (
+        "Attributed revenue by channel and model (analytics.mart_marketing_roi)",
+        "select channel,"
+        + ",".join(
+            f" sum(attributed_revenue) filter (where attribution_model = '{model}') as {model}"
+            for model in ATTRIBUTION_MODELS
+        )
+        + " from analytics.mart_marketing_roi where report_date between $start and $end"
+        " group by channel order by channel",
+    ),
+    (
+        "Sales by category (analytics.mart_sales_daily)",
+        "select category, sum(orders) as orders, sum(units) as units,"
+        " sum(net_revenue) as net_revenue from analytics.mart_sales_daily"
+        " where order_date between $start and $end group by category order by category",
     ),
 )
 
@@ -92,7 +109,9 @@ def print_summary(settings: Settings, start: str, end: str) -> None:
 Where to look next:
   .venv/bin/caravan sql "select * from analytics.mart_marketing_roi limit 10"
   .venv/bin/caravan up        Airflow's UI on http://localhost:8080 (DAGs, runs, logs)
+  make docs                   dbt's docs: every mart and column, the lineage graph
   lake:       {settings.lake_url}
-  warehouse:  {settings.warehouse_path}  (schemas landing, staging, marts, analytics, quality)
+  warehouse:  {settings.warehouse_path}
+              (schemas landing, staging, intermediate, snapshots, marts, analytics, quality)
   quality:    select * from quality.validation_results
   logs:       {settings.logs_dir}""")

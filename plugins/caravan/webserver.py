@@ -18,6 +18,8 @@ from caravan.settings import Settings
 URL = "http://localhost:8080"
 USER = "admin"
 STARTUP_TIMEOUT_SECONDS = 180
+# How long `airflow standalone` may take to stop its components before they are ended.
+STOP_GRACE_SECONDS = 40
 
 
 def admin_password(settings: Settings) -> str:
@@ -79,12 +81,39 @@ def serve(settings: Settings, start: str, days: int) -> int:
             interrupted = True
             return 0
         finally:
-            if process.poll() is None:
-                # `airflow standalone` stops its components (scheduler, API server, ...) only
-                # on SIGINT; SIGTERM would end it alone and leave them running.
-                if not interrupted:
-                    process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_standalone(process, interrupted)
+
+
+def stop_standalone(process: subprocess.Popen, interrupted: bool) -> None:
+    """Stop `airflow standalone` and every process it started, whatever state it is in.
+
+    It stops its components (scheduler, DAG processor, API server, triggerer) only on
+    SIGINT (SIGTERM would end it alone). Should it not have finished within the grace
+    period, the processes still running are ended, so nothing outlives `caravan up`.
+    """
+    import psutil
+
+    try:
+        components = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        components = []
+    if process.poll() is None:
+        if not interrupted:  # Ctrl-C already reached Airflow's processes
+            process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    left = [p for p in components if p.is_running()]
+    for component in left:
+        try:
+            component.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, still_running = psutil.wait_procs(left, timeout=10)
+    for component in still_running:
+        try:
+            component.kill()
+        except psutil.NoSuchProcess:
+            pass

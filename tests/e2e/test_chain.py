@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -19,7 +20,14 @@ import duckdb
 import pytest
 
 from caravan.simulator.files import sales_ops_messages, web_events
-from caravan.simulator.world import World, end_of_day, google_cpc_campaign, meta_campaign
+from caravan.simulator.shop_db import customers_for
+from caravan.simulator.world import (
+    REVENUE_STATUSES,
+    World,
+    end_of_day,
+    google_cpc_campaign,
+    meta_campaign,
+)
 from caravan.sources.registry import load_registry
 
 pytestmark = pytest.mark.e2e
@@ -242,7 +250,11 @@ def test_rerunning_a_day_changes_nothing(chain):
 
 CURATED_ENTITIES = [
     ("marketing", "ad_spend_daily"),
+    ("marketing", "campaigns"),
     ("sales", "orders"),
+    ("sales", "order_items"),
+    ("sales", "products"),
+    ("customers", "customers"),
     ("web", "sessions"),
     ("customers", "identity_map"),
     ("sales", "order_events"),
@@ -357,3 +369,136 @@ def test_one_customer_key_per_email_and_orders_keyed_by_it(chain):
         where o.customer_key not in (
             select customer_key from {identities} where id_type = 'shop_customer')""",
     ) == [(0,)]
+
+
+# DESIGN §3's marts, every one of which analysts find in `analytics`.
+MARTS = [
+    "fct_orders",
+    "fct_ad_spend_daily",
+    "dim_customers",
+    "dim_campaigns",
+    "dim_products",
+    "mart_marketing_roi",
+    "mart_sales_daily",
+    "mart_funnel_daily",
+    "mart_customer_ltv",
+]
+ATTRIBUTION_MODELS = ["first_touch", "last_touch", "linear", "time_decay", "position_based"]
+
+
+def revenue_orders(world: World) -> list:
+    """The window's orders as the shop holds them at its end, cancelled and refunded left out."""
+    now = end_of_day(DAYS[-1])
+    orders = [o.as_of(now) for day in DAYS for o in world.orders_on(day)]
+    return [o for o in orders if o.status in REVENUE_STATUSES]
+
+
+def test_every_mart_is_in_analytics_with_rows(chain):
+    for mart in MARTS:
+        assert query(chain, f"select count(*) > 0 from analytics.{mart}") == [(True,)], mart
+
+
+def test_every_attribution_model_credits_all_the_revenue(chain, truth):
+    """Under each model, the window's net revenue is credited in full, to the cent, and
+    each revenue order once (its weights sum to 1), and each new customer once."""
+    rows = query(
+        chain,
+        f"""
+        select attribution_model, sum(attributed_revenue), sum(attributed_orders),
+            sum(new_customers), sum(spend) filter (where report_date {IN_WINDOW})
+        from analytics.mart_marketing_roi group by 1""",
+    )
+    assert sorted(model for model, *_ in rows) == sorted(ATTRIBUTION_MODELS)
+    for model, revenue, orders, new_customers, spend in rows:
+        assert revenue == truth.net_revenue, model
+        # attributed_orders has 4 decimals per row: a third is 0.3333
+        assert abs(orders - truth.revenue_orders) < Decimal("0.01"), model
+        assert abs(new_customers - truth.new_customers) < Decimal("0.01"), model
+        assert spend == truth.spend + truth.meta_spend_reporting, model
+
+
+def test_sales_daily_splits_the_shop_revenue_by_category_and_region(chain, truth):
+    world = World(seed=SEED)
+    category = {p.product_id: p.category for p in world.products()}
+    units: dict[str, int] = {}
+    for order in revenue_orders(world):
+        for item in order.items:
+            units[category[item.product_id]] = (
+                units.get(category[item.product_id], 0) + item.quantity
+            )
+    by_day = query(
+        chain, "select order_date, sum(net_revenue) from analytics.mart_sales_daily group by 1"
+    )
+    assert dict(by_day) == truth.net_revenue_by_day
+    by_category = query(
+        chain, "select category, sum(units) from analytics.mart_sales_daily group by 1"
+    )
+    assert dict(by_category) == units
+
+
+def test_customer_ltv_counts_the_window_customers_once(chain, truth):
+    world = World(seed=SEED)
+    customers = {o.customer_id for o in revenue_orders(world)}
+    rows = query(chain, "select cohort_month, customers, revenue from analytics.mart_customer_ltv")
+    assert rows == [(date(2026, 11, 1), len(customers), truth.net_revenue)]
+
+
+def test_dimensions_hold_the_catalogue_the_campaigns_and_the_customers(chain):
+    world = World(seed=SEED)
+    products = query(chain, "select product_id, category from analytics.dim_products")
+    assert sorted(products) == sorted((str(p.product_id), p.category) for p in world.products())
+    campaigns = query(chain, "select platform, campaign_id from analytics.dim_campaigns")
+    assert sorted(campaigns) == sorted(
+        [("google_ads", c.campaign_id) for c in world.campaigns()]
+        + [("meta_ads", c.campaign_id) for c in world.meta_campaigns()]
+    )
+    orders = [o for day in DAYS for o in world.orders_on(day)]
+    shop_customers = customers_for(world, DAYS, orders)
+    current = query(chain, "select customer_id from analytics.dim_customers where is_current")
+    assert sorted(c for (c,) in current) == sorted(str(c.customer_id) for c in shop_customers)
+
+
+def test_dbt_docs_describe_the_marts(chain):
+    result = caravan(chain, "docs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = chain / "dbt_docs" / "static_index.html"
+    assert page.as_uri() in result.stdout
+    html = page.read_text()
+    assert "mart_customer_ltv" in html and "first-order cohort month" in html
+
+
+def analytics_contents(home: Path) -> dict[str, list[tuple]]:
+    return {
+        mart: sorted(query(home, f"select * from analytics.{mart}"), key=repr) for mart in MARTS
+    }
+
+
+def test_a_failing_marts_gate_leaves_analytics_as_it_was(chain, tmp_path):
+    """A session dated in the future passes dbt's tests but not the marts gate: the run
+    fails, `marts` holds the bad row, and analysts still see the day before's data."""
+    home = tmp_path / "home"
+    shutil.copytree(chain, home, ignore=shutil.ignore_patterns("*.log"))
+    before = analytics_contents(home)
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute(
+        """
+        insert into landing.web__sessions by name
+        select * replace (
+            'planted:1' as session_id,
+            timestamp '2030-01-01 10:00:00' as session_start,
+            timestamp '2030-01-01 10:05:00' as session_end,
+            date '2030-01-01' as session_date,
+            date '2026-10-15' as ds
+        )
+        from landing.web__sessions limit 1"""
+    )
+    con.close()
+
+    result = caravan(home, "run", "--start", DAYS[-1].isoformat(), "--dag", "warehouse")
+
+    assert result.returncode != 0
+    assert "gate_mart_funnel_daily" in result.stdout + result.stderr
+    assert query(
+        home, "select count(*) from marts.mart_funnel_daily where session_date = '2030-01-01'"
+    ) == [(1,)]
+    assert analytics_contents(home) == before

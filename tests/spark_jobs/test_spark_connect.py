@@ -97,6 +97,52 @@ def performance_row(campaign_id: str, day: str, cost_micros: str, clicks: str) -
     }
 
 
+def campaign_row(campaign_id: str, status: str, channel_type: str) -> dict:
+    """A Google Ads campaign as the search API answers `FROM campaign`."""
+    return {
+        "campaign": {
+            "resourceName": f"customers/123/campaigns/{campaign_id}",
+            "id": campaign_id,
+            "name": f"Campaign {campaign_id}",
+            "status": status,
+            "advertisingChannelType": channel_type,
+        }
+    }
+
+
+def meta_campaign_row(campaign_id: str, account_id: str, status: str, objective: str) -> dict:
+    """A Meta campaign as the Graph `campaigns` edge answers."""
+    return {
+        "id": campaign_id, "account_id": account_id, "name": f"Meta {campaign_id}",
+        "status": status, "effective_status": status, "objective": objective,
+        "daily_budget": "5000", "created_time": "2026-10-01T02:00:00+0200",
+    }  # fmt: skip
+
+
+# The campaign snapshots both platforms' raw partitions hold in the single-job tests.
+CAMPAIGNS = {
+    ("google_ads", "campaigns"): [
+        campaign_row("11", "ENABLED", "SEARCH"),
+        campaign_row("12", "PAUSED", "PERFORMANCE_MAX"),
+    ],
+    ("meta_ads", "campaigns"): [meta_campaign_row("31", "1", "ACTIVE", "OUTCOME_SALES")],
+}
+# By hand: statuses and objectives lower-cased; 02:00 at UTC+2 is midnight UTC.
+CURATED_CAMPAIGNS = [
+    ("google_ads", "11", "Campaign 11", "123", "enabled", "search", None),
+    ("google_ads", "12", "Campaign 12", "123", "paused", "performance_max", None),
+    ("meta_ads", "31", "Meta 31", "1", "active", "outcome_sales", "2026-10-01 00:00:00"),
+]
+
+
+def staged_campaigns(lake: Lake) -> list[tuple]:
+    staged = Path(lake.staging_path(Partition("curated", "marketing", "campaigns", DS)))
+    return duckdb.sql(
+        "select platform, campaign_id, campaign_name, account_id, status, objective,"
+        f" created_at::varchar from read_parquet('{staged}/*.parquet') order by all"
+    ).fetchall()
+
+
 def test_unify_ad_spend_runs_through_spark_connect(connect_url, tmp_path):
     lake = Lake(f"file://{tmp_path / 'lake'}")
     records = [
@@ -117,6 +163,7 @@ def test_unify_ad_spend_runs_through_spark_connect(connect_url, tmp_path):
         ("google_ads", "campaign_performance", records),
         ("meta_ads", "insights", meta),
         ("fx_rates", "rates", rates),
+        *((name, entity, rows) for (name, entity), rows in CAMPAIGNS.items()),
     ]:
         delivered = [Delivered(r, f"record {n}") for n, r in enumerate(rows, start=1)]
         spec = registry[name].entities[entity]
@@ -142,6 +189,7 @@ def test_unify_ad_spend_runs_through_spark_connect(connect_url, tmp_path):
         # 10.05 EUR × 1.1 = 11.055 → 11.06 (half up)
         ("2026-11-03", "meta_ads", "31", "USD", Decimal("11.060000"), 7),
     ]
+    assert staged_campaigns(lake) == CURATED_CAMPAIGNS
 
 
 def simulated_raw_lake(tmp_path: Path, days: list[date]) -> Lake:
@@ -176,7 +224,8 @@ def test_every_job_gives_the_same_rows_through_spark_connect_as_in_process(
     connect_url, tmp_path, spark, monkeypatch
 ):
     """Only DataFrame APIs that work over Connect: each job of a day, run both ways on the
-    same raw partitions (the day before is there for the jobs that read history)."""
+    same raw partitions (the day before is there for the jobs that read history). Every
+    output then passes its curated gate, as the transform DAG runs it, and is published."""
     from caravan.assets import TRANSFORM_JOBS
     from caravan.pipeline import transform_steps
 
@@ -184,6 +233,7 @@ def test_every_job_gives_the_same_rows_through_spark_connect_as_in_process(
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARAVAN_")}
     env["CARAVAN_HOME"] = str(tmp_path / "home")
     monkeypatch.setenv("CARAVAN_LAKE_URL", lake.url)
+    monkeypatch.setenv("CARAVAN_HOME", env["CARAVAN_HOME"])  # the gates' results go there
     for job, outputs in TRANSFORM_JOBS.items():  # in order: attribution reads the others
         command = [sys.executable, "-m", f"spark_jobs.{job}", "--ds", DS, "--lake", lake.url]
         result = subprocess.run(
@@ -196,4 +246,5 @@ def test_every_job_gives_the_same_rows_through_spark_connect_as_in_process(
         assert [staged_rows(lake, p) for p in partitions] == over_connect, job
         assert all(over_connect), f"{job} wrote no rows"
         context = {"dag_run": SimpleNamespace(conf={"ds": DS}), "run_id": "test"}
+        transform_steps.gate(job, context)  # raises if an `error` check fails
         transform_steps.publish(job, context)

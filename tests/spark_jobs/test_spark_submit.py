@@ -22,7 +22,14 @@ import duckdb
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowNotFoundException
-from test_spark_connect import DS, REPO, performance_row
+from test_spark_connect import (
+    CAMPAIGNS,
+    CURATED_CAMPAIGNS,
+    DS,
+    REPO,
+    performance_row,
+    staged_campaigns,
+)
 
 from caravan.lake import Lake, Partition
 from caravan.pipeline.spark_submit import build_py_files, submit_operator
@@ -104,6 +111,7 @@ def test_unify_ad_spend_runs_through_spark_submit(caravan_env, tmp_path):
             ("fx_rates", "rates"): [
                 {"date": DS, "currency": "EUR", "quote_currency": "USD", "rate": "1.0850"}
             ],
+            **CAMPAIGNS,
         },
     )
 
@@ -125,6 +133,7 @@ def test_unify_ad_spend_runs_through_spark_submit(caravan_env, tmp_path):
     assert staged_rows(lake, "quarantine", "reason, campaign_id") == [
         ("no rate from GBP to USD for 2026-11-03", "42")
     ]
+    assert staged_campaigns(lake) == CURATED_CAMPAIGNS
     # The zip it shipped was built when the task ran, under CARAVAN_HOME.
     assert operator.py_files == str(tmp_path / "home" / "spark" / "caravan_spark_jobs.zip")
     assert zipfile.is_zipfile(operator.py_files)

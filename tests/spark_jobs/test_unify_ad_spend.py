@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from pyspark.testing import assertDataFrameEqual
 
 from spark_jobs.unify_ad_spend import (
     FX_RATES_SCHEMA,
+    GOOGLE_ADS_CAMPAIGNS_SCHEMA,
     GOOGLE_ADS_PERFORMANCE_SCHEMA,
+    META_CAMPAIGNS_SCHEMA,
     META_INSIGHTS_SCHEMA,
     SPEND_COLUMNS,
+    transform_campaigns,
     transform_google_ads,
     transform_meta_ads,
     transform_unify,
@@ -21,6 +24,10 @@ SPEND_SCHEMA = (
     "spend_date DATE, platform STRING, account_id STRING, campaign_id STRING, "
     "campaign_name STRING, currency STRING, spend DECIMAL(18,6), impressions BIGINT, "
     "clicks BIGINT, conversions DECIMAL(18,4)"
+)
+CAMPAIGNS_SCHEMA = (
+    "platform STRING, campaign_id STRING, campaign_name STRING, account_id STRING, "
+    "status STRING, objective STRING, created_at TIMESTAMP_NTZ"
 )
 
 
@@ -252,3 +259,96 @@ def test_meta_spend_is_converted_at_the_days_rate_and_rows_without_a_rate_set_as
         ("no rate from EUR to USD for 2026-03-04", "31"),
         ("no rate from GBP to USD for 2026-03-01", "51"),
     ]
+
+
+# --- curated/marketing/campaigns -------------------------------------------------------
+
+
+def google_campaign(resource_name, campaign_id, name, status, channel_type) -> tuple:
+    return ((resource_name, campaign_id, name, status, channel_type),)
+
+
+def meta_campaign(campaign_id, account, name, status, objective, created_time) -> tuple:
+    return (campaign_id, account, name, status, objective, created_time)
+
+
+def test_both_platforms_campaigns_in_one_schema(spark):
+    google = spark.createDataFrame(
+        [
+            google_campaign(
+                "customers/7034815679/campaigns/21000001", "21000001", "Brand Search", "ENABLED",
+                "SEARCH",
+            ),
+            google_campaign(
+                "customers/7034815679/campaigns/21000003", "21000003", "Performance Max - All",
+                "PAUSED", "PERFORMANCE_MAX",
+            ),
+            # no resource name: no customer id to take
+            google_campaign(None, "21000009", "Old Display", "REMOVED", "DISPLAY"),
+        ],
+        GOOGLE_ADS_CAMPAIGNS_SCHEMA,
+    )  # fmt: skip
+    meta = spark.createDataFrame(
+        [
+            meta_campaign(
+                "120210000000000100", "298763547269747", "Prospecting - Broad", "ACTIVE",
+                "OUTCOME_SALES", "2020-01-15T09:00:00+0000",
+            ),
+            # 01:30 at UTC+2 is 23:30 UTC the day before
+            meta_campaign(
+                "120210000000000500", "557069091374068", "Retargeting - EU", "PAUSED",
+                "OUTCOME_TRAFFIC", "2026-03-01T01:30:00+0200",
+            ),
+        ],
+        META_CAMPAIGNS_SCHEMA,
+    )  # fmt: skip
+    expected = spark.createDataFrame(
+        [
+            ("google_ads", "21000001", "Brand Search", "7034815679", "enabled", "search", None),
+            ("google_ads", "21000003", "Performance Max - All", "7034815679", "paused",
+             "performance_max", None),
+            ("google_ads", "21000009", "Old Display", None, "removed", "display", None),
+            ("meta_ads", "120210000000000100", "Prospecting - Broad", "298763547269747",
+             "active", "outcome_sales", datetime(2020, 1, 15, 9)),
+            ("meta_ads", "120210000000000500", "Retargeting - EU", "557069091374068",
+             "paused", "outcome_traffic", datetime(2026, 2, 28, 23, 30)),
+        ],
+        CAMPAIGNS_SCHEMA,
+    )  # fmt: skip
+    result = transform_campaigns(google, meta)
+    assert result.columns == [
+        "platform", "campaign_id", "campaign_name", "account_id", "status", "objective",
+        "created_at",
+    ]  # fmt: skip
+    assertDataFrameEqual(result, expected)
+
+
+def test_a_campaign_has_the_ids_its_spend_rows_carry(spark):
+    """The same campaign in the platforms' campaign and spend records: equal ids."""
+    google = spark.createDataFrame(
+        [google_campaign("customers/42/campaigns/777", "777", "Brand", "ENABLED", "SEARCH")],
+        GOOGLE_ADS_CAMPAIGNS_SCHEMA,
+    )
+    meta = spark.createDataFrame(
+        [meta_campaign("9001", "55", "Meta 9001", "ACTIVE", "OUTCOME_SALES", None)],
+        META_CAMPAIGNS_SCHEMA,
+    )
+    spend = transform_unify(
+        transform_google_ads(
+            performance(spark, google_row("42", "777", "Brand", "1", "1", "1", 0.0, "2026-03-01")),
+            "USD",
+        ),
+        transform_meta_ads(
+            spark.createDataFrame(
+                [meta_row("55", "USD", "9001", "1.00", None, "2026-03-01")], META_INSIGHTS_SCHEMA
+            ),
+            spark.createDataFrame([], FX_RATES_SCHEMA),
+            "USD",
+        )[0],
+    )
+    keys = ["platform", "campaign_id", "account_id"]
+    expected = [("google_ads", "777", "42"), ("meta_ads", "9001", "55")]
+    assert sorted(
+        tuple(row) for row in transform_campaigns(google, meta).select(keys).collect()
+    ) == (expected)
+    assert sorted(tuple(row) for row in spend.select(keys).collect()) == expected

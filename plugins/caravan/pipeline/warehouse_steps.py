@@ -8,7 +8,7 @@ from caravan.dag_support import partition_ds
 from caravan.lake import Lake
 from caravan.settings import get_settings
 from caravan.warehouse import PUBLISHED_MARTS
-from caravan.warehouse import duckdb as warehouse
+from caravan.warehouse.targets import warehouse
 
 log = logging.getLogger(__name__)
 
@@ -16,10 +16,9 @@ log = logging.getLogger(__name__)
 def load(domain: str, entity: str, context: dict) -> int:
     settings = get_settings()
     ds = partition_ds(context)
-    rows = warehouse.load_partition(
-        settings.warehouse_path, Lake(settings.lake_url), domain, entity, ds
-    )
-    log.info("loaded %s ds=%s: %d rows", warehouse.landing_table(domain, entity), ds, rows)
+    target = warehouse(settings)
+    rows = target.load_partition(Lake(settings.lake_url), domain, entity, ds)
+    log.info("loaded %s ds=%s: %d rows", target.landing_table(domain, entity), ds, rows)
     return rows
 
 
@@ -29,12 +28,12 @@ def gate(mart: str, context: dict) -> None:
 
     ds = partition_ds(context)
     suite = marts.SUITES[("marts", mart)]
-    frame = warehouse.mart_frame(get_settings().warehouse_path, mart, suite.projection)
+    frame = warehouse(get_settings()).mart_frame(mart, suite.projection)
     gate_frame(suite, frame, ds, context["run_id"])
 
 
 def publish(context: dict) -> None:
-    warehouse.publish_analytics(get_settings().warehouse_path)
+    warehouse(get_settings()).publish_analytics()
     log.info(
         "published %s to analytics for ds=%s",
         ", ".join(PUBLISHED_MARTS),

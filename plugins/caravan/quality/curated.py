@@ -32,6 +32,22 @@ def day_before(ds: str) -> str:
     return (date.fromisoformat(ds) - timedelta(days=1)).isoformat()
 
 
+def end_of_day(ds: str) -> str:
+    """The instant ds ends (UTC): a snapshot of ds holds what existed before it."""
+    from datetime import date, timedelta
+
+    return f"{(date.fromisoformat(ds) + timedelta(days=1)).isoformat()}T00:00:00"
+
+
+def created_by_end_of(ds: str) -> Check:
+    """A snapshot of ds holds only what was created by the end of ds."""
+    return Check(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="created_at", max_value=end_of_day(ds), strict_max=True
+        )
+    )
+
+
 def raw_rows(source: str, entity: str, ds: str) -> int:
     """The rows a published raw partition holds (from its manifest)."""
     from caravan.lake import Lake, Partition
@@ -55,7 +71,17 @@ def not_null(*columns: str) -> list[Check]:
     return [Check(gxe.ExpectColumnValuesToNotBeNull(column=c)) for c in columns]
 
 
+def non_negative(*columns: str) -> list[Check]:
+    return [Check(gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0)) for c in columns]
+
+
 ORDER_STATUSES = ["placed", "shipped", "delivered", "cancelled", "refunded"]
+# A campaign's status as each platform names it (Google's CampaignStatus, Meta's configured
+# `status`), lower-cased, prefixed with the platform.
+CAMPAIGN_STATUSES = [
+    *(f"google_ads:{status}" for status in ("enabled", "paused", "removed")),
+    *(f"meta_ads:{status}" for status in ("active", "paused", "deleted", "archived")),
+]
 ORDER_EVENT_TYPES = ["order_placed", "invoice_paid", "order_shipped"]
 ID_TYPES = ["shop_customer", "crm_contact", "web_visitor"]
 LINKS = ["email", "user_id", "transaction_id", "none"]
@@ -106,6 +132,93 @@ SUITES: dict[tuple[str, str], Suite] = {
             Check(
                 gxe.ExpectColumnValuesToBeBetween(
                     column="net_revenue_gap", min_value=0, max_value=0
+                )
+            ),
+        ],
+    ),
+    ("sales", "order_items"): Suite(
+        stage="curated",
+        source="sales",
+        entity="order_items",
+        projection=(
+            "*, updated_at::date::varchar as updated_day,"
+            " datediff('day', order_date, updated_at::date) as days_from_order_to_update,"
+            " quantity * unit_price - line_revenue as line_revenue_gap"
+        ),
+        key_columns=["order_item_id"],
+        checks=lambda ds: [
+            *not_null(
+                "order_item_id",
+                "order_id",
+                "product_id",
+                "quantity",
+                "unit_price",
+                "line_revenue",
+                "order_date",
+                "updated_at",
+            ),
+            Check(gxe.ExpectColumnValuesToBeUnique(column="order_item_id")),
+            # The lines of the orders changed on ds, placed then or before.
+            Check(gxe.ExpectColumnValuesToBeInSet(column="updated_day", value_set=[ds])),
+            Check(
+                gxe.ExpectColumnValuesToBeBetween(column="days_from_order_to_update", min_value=0)
+            ),
+            *non_negative("quantity", "unit_price", "line_revenue"),
+            # line_revenue = quantity × unit_price, to the cent.
+            Check(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="line_revenue_gap", min_value=0, max_value=0
+                )
+            ),
+        ],
+    ),
+    ("sales", "products"): Suite(
+        stage="curated",
+        source="sales",
+        entity="products",
+        projection=(
+            "*, datediff('second', created_at, updated_at) as seconds_from_creation_to_update"
+        ),
+        key_columns=["product_id"],
+        checks=lambda ds: [
+            *not_null("product_id", "sku", "product_name", "price", "created_at", "updated_at"),
+            Check(gxe.ExpectColumnValuesToBeUnique(column="product_id")),
+            *non_negative("price", "seconds_from_creation_to_update"),
+            created_by_end_of(ds),
+        ],
+    ),
+    ("customers", "customers"): Suite(
+        stage="curated",
+        source="customers",
+        entity="customers",
+        projection=(
+            "*, length(customer_key) as key_length,"
+            " datediff('second', created_at, updated_at) as seconds_from_creation_to_update"
+        ),
+        key_columns=["customer_id"],
+        checks=lambda ds: [
+            *not_null("customer_id", "customer_key", "created_at", "updated_at"),
+            Check(gxe.ExpectColumnValuesToBeUnique(column="customer_id")),
+            Check(
+                gxe.ExpectColumnValuesToBeBetween(column="key_length", min_value=16, max_value=16)
+            ),
+            *non_negative("seconds_from_creation_to_update"),
+            created_by_end_of(ds),
+        ],
+    ),
+    ("marketing", "campaigns"): Suite(
+        stage="curated",
+        source="marketing",
+        entity="campaigns",
+        projection="*, platform || ':' || status as platform_status",
+        key_columns=["platform", "campaign_id"],
+        checks=lambda ds: [
+            *not_null("platform", "campaign_id", "campaign_name", "status"),
+            Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=["platform", "campaign_id"])),
+            Check(gxe.ExpectColumnValuesToBeInSet(column="platform", value_set=PLATFORMS)),
+            Check(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="platform_status", value_set=CAMPAIGN_STATUSES
                 )
             ),
         ],

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import duckdb
 import pandas as pd
 
 from caravan.lake import Lake
+
+
+def query_files(lake: Lake, query: str, files: dict[str, list[str]], **params) -> pd.DataFrame:
+    """DuckDB SQL over lake files, in UTC: each named list of paths is bound to `$<name>`
+    (as local files: copied down from a bucket for the query's duration), as is each of
+    `params`."""
+    with ExitStack() as stack:
+        local = {
+            name: stack.enter_context(lake.local_files(paths)) for name, paths in files.items()
+        }
+        con = stack.enter_context(duckdb.connect())
+        con.execute("set TimeZone = 'UTC'")
+        return con.execute(query, {**local, **params}).df()
 
 
 def jsonl_frame(lake: Lake, paths: list[str], projection: str) -> pd.DataFrame:
@@ -18,12 +33,9 @@ def jsonl_frame(lake: Lake, paths: list[str], projection: str) -> pd.DataFrame:
         f"select {projection} from read_json_objects($files,"
         " format = 'newline_delimited', compression = 'gzip') as source_rows"
     )
-    with lake.local_files(paths) as files, duckdb.connect() as con:
-        con.execute("set TimeZone = 'UTC'")
-        return con.execute(query, {"files": files}).df()
+    return query_files(lake, query, {"files": paths})
 
 
 def parquet_frame(lake: Lake, paths: list[str], projection: str = "*") -> pd.DataFrame:
     query = f"select {projection} from read_parquet($files) as source_rows"
-    with lake.local_files(paths) as files, duckdb.connect() as con:
-        return con.execute(query, {"files": files}).df()
+    return query_files(lake, query, {"files": paths})

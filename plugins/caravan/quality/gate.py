@@ -173,7 +173,11 @@ def validate_frame(
 
 
 def record_results(result: GateResult, warehouse_path: Path) -> None:
-    """Append the gate's rows to the history, replacing an earlier attempt of the same run."""
+    """Append the gate's rows to the history, replacing an earlier attempt of the same run.
+
+    Only the same checks are replaced: one partition may be validated by several suites
+    in one run (a job's own suite, then its reconciliation with its inputs).
+    """
     path = Path(warehouse_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = ", ".join(name for name, _ in RESULT_COLUMNS)
@@ -187,10 +191,14 @@ def record_results(result: GateResult, warehouse_path: Path) -> None:
             + ")"
         )
         con.begin()
-        con.execute(
-            f"DELETE FROM {RESULTS_TABLE} "
-            "WHERE stage = ? AND source = ? AND entity = ? AND ds = ? AND run_id = ?",
-            [result.stage, result.source, result.entity, ds_date, result.run_id],
+        checks = sorted({(row["expectation"], row["kwargs"]) for row in result.rows})
+        con.executemany(
+            f"DELETE FROM {RESULTS_TABLE} WHERE stage = ? AND source = ? AND entity = ?"
+            " AND ds = ? AND run_id = ? AND expectation = ? AND kwargs IS NOT DISTINCT FROM ?",
+            [
+                [result.stage, result.source, result.entity, ds_date, result.run_id, *check]
+                for check in checks
+            ],
         )
         if result.rows:
             con.executemany(

