@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format up manifest docs bench bench-spark bench-cosmos clean check-java
+.PHONY: setup demo test lint format up manifest docs quality bench bench-spark bench-cosmos clean check-java
 
 setup: $(STAMP)
 
@@ -45,6 +45,10 @@ manifest: setup
 # dbt's docs site for the demo's warehouse (after `make demo`): .caravan/dbt_docs/static_index.html
 docs: setup
 	$(BIN)/caravan docs
+
+# The latest quality gate status per stage, source and entity (exit 1 if one failed).
+quality: setup
+	$(BIN)/caravan quality
 
 # Benchmarks print Markdown tables; their measured results are in bench/README.md.
 bench: setup

@@ -6,15 +6,25 @@ import argparse
 import sys
 import time
 import traceback
+from typing import TYPE_CHECKING
 
 from caravan.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from caravan.simulator.faults import Faults
 
 # The demo company's week: fixed, so every demo shows the same figures.
 DEMO_START = "2026-11-01"
 DEMO_DAYS = 7
 
 
-def _run(settings: Settings, start: str, end: str, dag_ids: tuple[str, ...] | None = None) -> int:
+def _run(
+    settings: Settings,
+    start: str,
+    end: str,
+    dag_ids: tuple[str, ...] | None = None,
+    faults: Faults | None = None,
+) -> int:
     """Run the chain with a progress line per DAG run; everything else goes to the log."""
     from caravan.runner import ChainFailed, date_range, output_to_file, run_chain
 
@@ -37,7 +47,7 @@ def _run(settings: Settings, start: str, end: str, dag_ids: tuple[str, ...] | No
             )
 
         try:
-            run_chain(settings, dates, dag_ids=dag_ids, on_result=progress)
+            run_chain(settings, dates, dag_ids=dag_ids, on_result=progress, faults=faults)
         except ChainFailed as failed:
             print(f"\nFAILED: {failed}", file=terminal)
             return 1
@@ -53,7 +63,19 @@ def _run(settings: Settings, start: str, end: str, dag_ids: tuple[str, ...] | No
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(get_settings(), args.start, args.end or args.start, tuple(args.dag or ()) or None)
+    from datetime import date
+
+    from caravan.simulator.faults import Faults, Plant
+
+    faults = None
+    if args.plant:
+        try:
+            faults = Faults(plant=Plant.parse(args.plant, date.fromisoformat(args.start)))
+        except ValueError as bad:
+            print(f"caravan run --plant: {bad}", file=sys.stderr)
+            return 2
+    dag_ids = tuple(args.dag or ()) or None
+    return _run(get_settings(), args.start, args.end or args.start, dag_ids, faults)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -99,6 +121,22 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    from caravan.quality.report import EXIT_NOTHING, report
+
+    try:
+        return report(
+            get_settings(),
+            stage=args.stage,
+            source=args.source,
+            ds=args.ds,
+            failures=args.failures,
+        )
+    except ValueError as error:  # a bad --ds
+        print(f"caravan quality: {error}", file=sys.stderr)
+        return EXIT_NOTHING
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from caravan.webserver import serve
 
@@ -134,11 +172,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DAG_ID",
         help="run only this DAG (repeatable, in the order given); default: the whole chain",
     )
+    run.add_argument(
+        "--plant",
+        metavar="CLASS[@DAY]",
+        help="the simulator serves bad records of CLASS (negative_cost, duplicate_key) from DAY"
+        " (default: start) on, which the raw gate must stop (docs/alerts.md)",
+    )
     run.set_defaults(func=cmd_run)
 
     sql = commands.add_parser("sql", help="query the warehouse (read-only)")
     sql.add_argument("query")
     sql.set_defaults(func=cmd_sql)
+
+    quality = commands.add_parser(
+        "quality",
+        help="latest quality gate status per stage, source and entity"
+        " (exit 1 if one failed an error check, 2 if there is none to show)",
+    )
+    quality.add_argument("--stage", choices=("raw", "curated", "marts"), help="only this stage")
+    quality.add_argument("--source", help="only this source (or curated domain, or marts)")
+    quality.add_argument("--ds", help="the gates of this ds (YYYY-MM-DD) instead of the latest")
+    quality.add_argument(
+        "--failures",
+        action="store_true",
+        help="list each failing expectation: column, unexpected count, sample keys, Data Docs page",
+    )
+    quality.set_defaults(func=cmd_quality)
 
     up = commands.add_parser("up", help="start Airflow's UI (airflow standalone) on :8080")
     up.add_argument("--start", default=DEMO_START, help="first day the simulator serves")

@@ -8,6 +8,8 @@ from typing import Any
 
 import pendulum
 
+from caravan.alerts import on_task_failure
+
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -17,6 +19,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
+    # One alert per failed task (Slack webhook, email), after its last try: docs/alerts.md.
+    "on_failure_callback": on_task_failure,
 }
 
 # Writes to the single DuckDB warehouse file go through this pool of one slot.

@@ -23,7 +23,7 @@ from caravan import airflow_env
 from caravan.settings import Settings
 
 if TYPE_CHECKING:
-    from caravan.simulator import RunningSimulator
+    from caravan.simulator import Faults, RunningSimulator
 
 # After the ingest DAGs (one per registry entry), in the order the Assets chain them.
 DOWNSTREAM = ("transform", "warehouse")
@@ -133,8 +133,11 @@ def simulator_connection_specs(simulator: RunningSimulator) -> dict[str, dict]:
 
 
 @contextmanager
-def embedded_sources(settings: Settings, dates: list[str]) -> Iterator[bool]:
-    """Start the simulator and point the connections at it, unless real ones are configured.
+def embedded_sources(
+    settings: Settings, dates: list[str], faults: Faults | None = None
+) -> Iterator[bool]:
+    """Start the simulator (with `faults`, if given) and point the connections at it, unless
+    real ones are configured.
 
     Yields True when the simulator is in use.
     """
@@ -145,9 +148,10 @@ def embedded_sources(settings: Settings, dates: list[str]) -> Iterator[bool]:
         yield False
         return
     from caravan.simulator import running_simulator
+    from caravan.simulator.faults import NO_FAULTS
 
     days = [date.fromisoformat(ds) for ds in dates]
-    with running_simulator(settings, days) as simulator:
+    with running_simulator(settings, days, faults=faults or NO_FAULTS) as simulator:
         connections = {
             name: value
             for name, value in simulator_connections(simulator).items()
@@ -216,8 +220,12 @@ def run_chain(
     dates: list[str],
     dag_ids: tuple[str, ...] | None = None,
     on_result: Callable[[DagRunResult, int, int], None] | None = None,
+    faults: Faults | None = None,
 ) -> list[DagRunResult]:
-    """Run each DAG of the chain for each date, in order; stop at the first failed run."""
+    """Run each DAG of the chain for each date, in order; stop at the first failed run.
+
+    `faults` go to the simulator (when it serves the sources), e.g. planted bad records.
+    """
     dag_ids = dag_ids or chain(settings)
     airflow_env.ensure_database(settings)
     if "warehouse" in dag_ids:  # Cosmos renders the warehouse DAG from dbt's manifest
@@ -236,7 +244,7 @@ def run_chain(
         )
     results: list[DagRunResult] = []
     total = len(dates) * len(dag_ids)
-    with embedded_sources(settings, dates), _spark_stopped_after():
+    with embedded_sources(settings, dates, faults), _spark_stopped_after():
         for ds in dates:
             for dag_id in dag_ids:
                 result = _run_dag(dagbag.get_dag(dag_id), ds)

@@ -38,6 +38,11 @@ class Settings:
     bigquery_project: str | None = None
     bigquery_location: str = "US"
     bigquery_keyfile: str | None = None
+    # Alerts (docs/alerts.md): Airflow connections of a Slack-compatible incoming webhook
+    # and an SMTP server; a connection that is not defined turns its channel off.
+    alert_slack_conn_id: str = "caravan_slack"
+    alert_smtp_conn_id: str = "caravan_smtp"
+    alert_email_to: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +66,9 @@ class Settings:
             bigquery_project=env.get("CARAVAN_BIGQUERY_PROJECT") or None,
             bigquery_location=env.get("CARAVAN_BIGQUERY_LOCATION") or "US",
             bigquery_keyfile=env.get("CARAVAN_BIGQUERY_KEYFILE") or None,
+            alert_slack_conn_id=env.get("CARAVAN_ALERT_SLACK_CONN_ID") or "caravan_slack",
+            alert_smtp_conn_id=env.get("CARAVAN_ALERT_SMTP_CONN_ID") or "caravan_smtp",
+            alert_email_to=_addresses(env.get("CARAVAN_ALERT_EMAIL_TO") or ""),
         )
 
     @property
@@ -81,12 +89,27 @@ class Settings:
         return self.home / "logs"
 
     @property
+    def data_docs_dir(self) -> Path:
+        """Great Expectations' Data Docs site: `index.html` and one page per gate run."""
+        return self.home / "data_docs"
+
+    @property
+    def gx_dir(self) -> Path:
+        """Great Expectations' own stores (validation results as GX JSON)."""
+        return self.home / "gx"
+
+    @property
     def dags_dir(self) -> Path:
         return self.project_dir / "dags"
 
     @property
     def dbt_project_dir(self) -> Path:
         return self.project_dir / "dbt_project"
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    """Email addresses from a comma- or semicolon-separated list."""
+    return tuple(part.strip() for part in text.replace(";", ",").split(",") if part.strip())
 
 
 def get_settings() -> Settings:

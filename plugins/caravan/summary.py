@@ -113,5 +113,7 @@ Where to look next:
   lake:       {settings.lake_url}
   warehouse:  {settings.warehouse_path}
               (schemas landing, staging, intermediate, snapshots, marts, analytics, quality)
+  .venv/bin/caravan quality   the latest quality gate outcome per stage, source and entity
+  data docs:  {settings.data_docs_dir / "index.html"}  (every gate run, in a browser)
   quality:    select * from quality.validation_results
   logs:       {settings.logs_dir}""")

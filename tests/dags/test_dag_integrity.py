@@ -98,10 +98,9 @@ def _environ(home: Path, project: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def parsed(tmp_path_factory) -> dict:
-    home = tmp_path_factory.mktemp("caravan_home")
-    project = tmp_path_factory.mktemp("project")
+def environ_with_manifest(home: Path, project: Path) -> dict[str, str]:
+    """The environment of a project copy whose dbt manifest `caravan manifest` built (Cosmos
+    renders the warehouse DAG from it)."""
     shutil.copytree(
         REPO / "dbt_project",
         project / "dbt_project",
@@ -117,7 +116,13 @@ def parsed(tmp_path_factory) -> dict:
     )
     assert built.returncode == 0, built.stderr[-3000:]
     assert (project / "dbt_project" / "target" / "manifest.json").exists()
+    return env
 
+
+@pytest.fixture(scope="session")
+def parsed(tmp_path_factory) -> dict:
+    home = tmp_path_factory.mktemp("caravan_home")
+    env = environ_with_manifest(home, tmp_path_factory.mktemp("project"))
     return run_probe(PROBE, [str(DAGS), ",".join(HEAVY), ",".join(DAG_FILES)], env, home)
 
 

@@ -7,6 +7,8 @@ published marts with figures the simulator computes from its own records
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -228,6 +230,27 @@ def test_every_stage_recorded_its_gates(chain):
         )
     )
     assert rows == {"raw": 0, "curated": 0, "marts": 0}
+
+
+def test_caravan_quality_shows_every_stage_and_source_passing(chain):
+    result = caravan(chain, "quality")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    stages = ("raw", "curated", "marts")
+    latest = {(row[0], row[1], row[2]): row[3:] for row in rows if row and row[0] in stages}
+    entities = {("raw", s.name, e) for s in REGISTRY.values() for e in s.entities}
+    assert entities <= set(latest)
+    assert {source for stage, source, _ in latest if stage == "curated"} == {
+        "customers", "marketing", "sales", "web"
+    }  # fmt: skip
+    assert {entity for stage, _, entity in latest if stage == "marts"} == set(MARTS)
+    for key, (ds, _checks, errors, warnings, status, _run) in latest.items():
+        assert (ds, errors, warnings, status) == (str(DAYS[-1]), "0", "0", "PASS"), key
+    index = chain / "data_docs" / "index.html"
+    assert f"Data Docs: {index.as_uri()}" in result.stdout
+    assert "marts.marts.fct_orders" in index.read_text()  # the latest runs are listed
+    pages = chain / "data_docs" / "validations" / "raw" / "google_ads" / "campaign_performance"
+    assert len(list(pages.rglob("*.html"))) == len(DAYS)  # a page per gate run
 
 
 def test_rerunning_a_day_changes_nothing(chain):
@@ -502,3 +525,54 @@ def test_a_failing_marts_gate_leaves_analytics_as_it_was(chain, tmp_path):
         home, "select count(*) from marts.mart_funnel_daily where session_date = '2030-01-01'"
     ) == [(1,)]
     assert analytics_contents(home) == before
+
+
+def plant_raw_record(home: Path, source: str, entity: str, ds: date, change) -> dict:
+    """Rewrite one record of a published raw partition (its manifest kept consistent), as an
+    upstream bug would publish it; returns the record as planted."""
+    partition = home / "lake" / "raw" / source / entity / f"ds={ds}"
+    manifest_path = partition / "_manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest["files"][0]
+    path = partition / Path(entry["path"]).name
+    records = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    records[0] = change(records[0])
+    data = gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in records), mtime=0)
+    path.write_bytes(data)
+    entry.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    manifest_path.write_text(json.dumps(manifest))
+    return records[0]
+
+
+def partition_files(path: Path) -> dict[str, bytes]:
+    files = sorted(found for found in path.rglob("*") if found.is_file())
+    return {str(found.relative_to(path)): found.read_bytes() for found in files}
+
+
+def test_a_failing_curated_gate_publishes_nothing_and_stops_the_warehouse(chain, tmp_path):
+    """An order whose discount exceeds its lines (an upstream bug the raw gate cannot see:
+    each field is valid alone) gives a negative net revenue, which the curated gate
+    refuses: `transform` fails at the gate, the day's curated orders stay as published,
+    and the warehouse does not run for that day."""
+    home = tmp_path / "home"
+    shutil.copytree(chain, home, ignore=shutil.ignore_patterns("*.log"))
+    day = DAYS[-1]
+    planted = plant_raw_record(
+        home, "shop_db", "orders", day, lambda r: {**r, "discount_amount": "99999.00"}
+    )
+    curated_orders = home / "lake" / "curated" / "sales" / "orders" / f"ds={day}"
+    before_curated = partition_files(curated_orders)
+    before_warehouse = mart_totals(home)
+
+    result = caravan(home, "run", "--start", day.isoformat(), "--dag", "transform",
+                     "--dag", "warehouse")  # fmt: skip
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "transform failed" in output and "gate_curate_orders" in output
+    assert " warehouse " not in output  # no progress line: the warehouse did not run
+    log = (home / "logs" / "run.log").read_text()
+    assert "expect_column_values_to_be_between on column net_revenue: 1 unexpected" in log
+    assert f'"order_id": "{planted["order_id"]}"' in log
+    assert partition_files(curated_orders) == before_curated
+    assert mart_totals(home) == before_warehouse

@@ -6,21 +6,30 @@ import logging
 
 import pandas as pd
 
-from caravan.quality.gate import GateFailed, GateResult, run_gate
+from caravan.quality.docs import DataDocs
+from caravan.quality.gate import Batch, GateFailed, GateResult, PartitionChunks, run_gate
 from caravan.quality.suites import Suite
 from caravan.settings import get_settings
+from caravan.warehouse.targets import warehouse
 
 log = logging.getLogger(__name__)
 
 
-def gate_frame(suite: Suite, frame: pd.DataFrame, ds: str, run_id: str) -> GateResult:
+def gate_batch(
+    suite: Suite,
+    batch: Batch,
+    ds: str,
+    run_id: str,
+    context: dict | None = None,
+) -> GateResult:
     """Validate and record; a failed `error` expectation fails the task without retries
-    (the data would not change on a retry)."""
+    (the data would not change on a retry). `context` (the task's) names the DAG and task
+    in the alert a pass with warnings sends; a failure alerts from the failure callback."""
     from airflow.sdk.exceptions import AirflowFailException
 
     try:
         result = run_gate(
-            frame,
+            batch,
             suite.checks(ds),
             stage=suite.stage,
             source=suite.source,
@@ -28,20 +37,46 @@ def gate_frame(suite: Suite, frame: pd.DataFrame, ds: str, run_id: str) -> GateR
             ds=ds,
             run_id=run_id,
             key_columns=suite.key_columns,
-            warehouse_path=get_settings().warehouse_path,
+            # Every stage's results go to the target's quality schema (DESIGN §3).
+            target=warehouse(get_settings()),
+            data_docs=_data_docs(),
         )
     except GateFailed as failed:
-        log.error("%s", failed)
+        log.error("%s", failed)  # its summary ends with the run's Data Docs page
+        _log_data_docs(failed.result)
         raise AirflowFailException(str(failed)) from failed
+    _log_data_docs(result)
     if result.failures:  # warn-severity only: recorded, not blocking
         log.warning("%s", result.summary())
+        from caravan.alerts import alert_gate_warnings
+
+        alert_gate_warnings(result, context)
     log.info(
-        "%s gate passed: %s/%s ds=%s, %d expectations, %d rows",
+        "%s gate passed: %s/%s ds=%s, %d expectations, %s",
         suite.stage,
         suite.source,
         suite.entity,
         ds,
         len(result.rows),
-        len(frame),
+        _describe(batch),
     )
     return result
+
+
+def _data_docs() -> DataDocs:
+    settings = get_settings()
+    return DataDocs(site_dir=settings.data_docs_dir, store_dir=settings.gx_dir)
+
+
+def _log_data_docs(result: GateResult) -> None:
+    """Link the run's Data Docs page and the site's index from the task log."""
+    if result.docs_url:
+        log.info("Data Docs: %s (index: %s)", result.docs_url, _data_docs().index_path.as_uri())
+
+
+def _describe(batch: Batch) -> str:
+    if isinstance(batch, pd.DataFrame):
+        return f"{len(batch)} rows"
+    if isinstance(batch, PartitionChunks):
+        return f"{batch.rows} rows, in chunks"
+    return f"in {batch.dialect}"

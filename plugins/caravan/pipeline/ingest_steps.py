@@ -44,9 +44,9 @@ def extract(source_name: str, entity_name: str, context: dict) -> dict:
 def gate(staged_xcom: dict, context: dict) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from caravan.pipeline.gates import gate_frame  # GX is heavy: only gate tasks import it
+    from caravan.pipeline.gates import gate_batch  # GX is heavy: only gate tasks import it
     from caravan.quality import raw
-    from caravan.quality.frames import jsonl_frame
+    from caravan.quality.frames import jsonl_batch
 
     staged = ingest.Staged.from_xcom(staged_xcom)
     try:
@@ -54,10 +54,13 @@ def gate(staged_xcom: dict, context: dict) -> dict:
     except ingest.QuarantineRateExceeded as exceeded:
         raise AirflowFailException(str(exceeded)) from exceeded
     source = _source(staged.source)
-    suite = raw.suite(source, source.entities[staged.entity])
     lake = Lake(get_settings().lake_url)
-    frame = jsonl_frame(lake, [path for path, _ in staged.files], suite.projection)
-    gate_frame(suite, frame, staged.ds, context["run_id"])
+    # The published week before ds, for the volume check (a rerun's own partition is not in it).
+    prior_rows = raw.read_prior_rows(lake, staged.source, staged.entity, staged.ds)
+    suite = raw.suite(source, source.entities[staged.entity], prior_rows)
+    paths = [path for path, _ in staged.files]
+    frame = jsonl_batch(lake, paths, suite.projection, rows=sum(rows for _, rows in staged.files))
+    gate_batch(suite, frame, staged.ds, context["run_id"], context)
     return staged_xcom
 
 

@@ -49,23 +49,25 @@ def run_job(job: str, context: dict) -> dict:
 def gate(job: str, context: dict) -> None:
     """Every output of the job, each against its suite and, where one is defined, against
     the partitions it was made from; all must pass before any is published."""
-    from caravan.pipeline.gates import gate_frame  # GX is heavy: only gate tasks import it
+    from caravan.pipeline.gates import gate_batch  # GX is heavy: only gate tasks import it
     from caravan.quality import curated, reconcile
-    from caravan.quality.frames import parquet_frame
+    from caravan.quality.frames import parquet_batch
 
     ds = partition_ds(context)
     lake = Lake(get_settings().lake_url)
     for partition in outputs(job, ds):
         key = (partition.source, partition.entity)
         suite = curated.SUITES[key]
-        paths = [path for path, _ in staged_parquet(lake, partition)]
-        if not paths:
+        staged = staged_parquet(lake, partition)
+        if not staged:
             raise FileNotFoundError(f"{job}: nothing staged for {partition}")
-        gate_frame(suite, parquet_frame(lake, paths, suite.projection), ds, context["run_id"])
+        paths = [path for path, _ in staged]
+        frame = parquet_batch(lake, paths, suite.projection, rows=sum(n for _, n in staged))
+        gate_batch(suite, frame, ds, context["run_id"], context)
         reconciliation = reconcile.RECONCILIATIONS.get(key)
         if reconciliation is not None:
             suite, frame_of = reconciliation
-            gate_frame(suite, frame_of(lake, ds, paths), ds, context["run_id"])
+            gate_batch(suite, frame_of(lake, ds, paths), ds, context["run_id"], context)
 
 
 def publish(job: str, context: dict) -> dict:

@@ -2,29 +2,74 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
 from caravan.lake import Lake
 
+if TYPE_CHECKING:
+    from caravan.quality.gate import PartitionChunks
 
-def query_files(lake: Lake, query: str, files: dict[str, list[str]], **params) -> pd.DataFrame:
-    """DuckDB SQL over lake files, in UTC: each named list of paths is bound to `$<name>`
-    (as local files: copied down from a bucket for the query's duration), as is each of
-    `params`."""
+
+#: Rows a gate validates in one frame: a larger partition is validated in chunks this size
+#: (GX's pandas engine holds several copies of what it checks).
+CHUNK_ROWS = 250_000
+
+
+@contextmanager
+def _files_query(
+    lake: Lake, query: str, files: dict[str, list[str]], params: dict
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection that has run `query`, for the files' duration (see query_files)."""
     with ExitStack() as stack:
         local = {
             name: stack.enter_context(lake.local_files(paths)) for name, paths in files.items()
         }
         con = stack.enter_context(duckdb.connect())
         con.execute("set TimeZone = 'UTC'")
-        return con.execute(query, {**local, **params}).df()
+        yield con.execute(query, {**local, **params})
 
 
-def jsonl_frame(lake: Lake, paths: list[str], projection: str) -> pd.DataFrame:
-    """Gzip JSON-lines files, each record read whole as a `json` value, then projected.
+def query_files(lake: Lake, query: str, files: dict[str, list[str]], **params) -> pd.DataFrame:
+    """DuckDB SQL over lake files, in UTC: each named list of paths is bound to `$<name>`
+    (as local files: copied down from a bucket for the query's duration), as is each of
+    `params`."""
+    with _files_query(lake, query, files, params) as result:
+        return result.df()
+
+
+def partition_batch(
+    lake: Lake, query: str, files: dict[str, list[str]], rows: int, chunk_rows: int = CHUNK_ROWS
+) -> pd.DataFrame | PartitionChunks:
+    """What a gate validates of a partition of `rows` rows: one frame, or chunks of
+    `chunk_rows` (DuckDB's pandas conversion both ways, so the same types)."""
+    if rows <= chunk_rows:
+        return query_files(lake, query, files)
+    from caravan.quality.gate import PartitionChunks  # GX: only gates read in chunks
+
+    vectors = max(1, chunk_rows // duckdb.__standard_vector_size__)
+
+    def read_chunks() -> Iterator[pd.DataFrame]:
+        with _files_query(lake, query, files, {}) as result:
+            while len(chunk := result.fetch_df_chunk(vectors)):
+                yield chunk
+
+    def read_columns(columns: list[str]) -> pd.DataFrame:
+        named = ", ".join(f'"{column}"' for column in columns) or "1 as row_marker"
+        return query_files(lake, f"select {named} from ({query}) as checked", files)
+
+    return PartitionChunks(rows, read_chunks, read_columns)
+
+
+def jsonl_batch(
+    lake: Lake, paths: list[str], projection: str, rows: int = 0, chunk_rows: int = CHUNK_ROWS
+) -> pd.DataFrame | PartitionChunks:
+    """Gzip JSON-lines files, each record read whole as a `json` value, then projected;
+    in chunks when `rows` (the files' records) is more than a frame should hold.
 
     Reading records whole works for any source's shape and for an empty file; the
     projection pulls and casts the fields a suite checks (`try_cast`, never a crash).
@@ -33,9 +78,16 @@ def jsonl_frame(lake: Lake, paths: list[str], projection: str) -> pd.DataFrame:
         f"select {projection} from read_json_objects($files,"
         " format = 'newline_delimited', compression = 'gzip') as source_rows"
     )
-    return query_files(lake, query, {"files": paths})
+    return partition_batch(lake, query, {"files": paths}, rows, chunk_rows)
 
 
-def parquet_frame(lake: Lake, paths: list[str], projection: str = "*") -> pd.DataFrame:
+def parquet_batch(
+    lake: Lake,
+    paths: list[str],
+    projection: str = "*",
+    rows: int = 0,
+    chunk_rows: int = CHUNK_ROWS,
+) -> pd.DataFrame | PartitionChunks:
+    """Parquet files, projected; in chunks when `rows` is more than a frame should hold."""
     query = f"select {projection} from read_parquet($files) as source_rows"
-    return query_files(lake, query, {"files": paths})
+    return partition_batch(lake, query, {"files": paths}, rows, chunk_rows)

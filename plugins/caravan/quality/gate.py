@@ -6,8 +6,13 @@ Expectations Core 1.x checkpoint built in code, appends one row per expectation
 to `quality.validation_results` in the warehouse, and blocks publishing when a
 check of severity `error` fails; `warn` checks are recorded only.
 
-A fresh ephemeral GX context per gate costs a few milliseconds, so each gate
-gets its own: no shared state between gates, nothing to clean up.
+Each gate builds its GX objects in code, named after what it checks: the suite,
+validation definition and checkpoint are `<stage>.<source>.<entity>` (e.g.
+`raw.google_ads.campaign_performance`), the batch is `<entity>.ds=<ds>` and the GX run
+is named by the Airflow run id. A fresh ephemeral GX context per gate costs a few
+milliseconds, so each gate gets its own: no shared state between gates. Given a
+`DataDocs`, the context keeps GX's validation results on disk and the checkpoint
+renders the run's Data Docs page and the index (caravan.quality.docs).
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import enum
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 # GX logs its own plumbing at INFO on import and on every context; task logs
 # should show the gate's outcome, not that. A level set by the user wins.
@@ -29,12 +36,23 @@ _gx_logger = logging.getLogger("great_expectations")
 if _gx_logger.level == logging.NOTSET:
     _gx_logger.setLevel(logging.WARNING)
 
-import duckdb  # noqa: E402
 import great_expectations as gx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.core.run_identifier import RunIdentifier  # noqa: E402
+from great_expectations.data_context.types.base import (  # noqa: E402
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+from great_expectations.datasource.fluent import GxDatasourceWarning  # noqa: E402
 from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: E402
+
+from caravan.quality.docs import DataDocs, UpdateGateDocsAction, page_path  # noqa: E402
+from caravan.quality.names import GxNames  # noqa: E402
+
+if TYPE_CHECKING:
+    from caravan.warehouse.targets import Warehouse
 
 Severity = Literal["error", "warn"]
 
@@ -83,6 +101,57 @@ class Check:
 
 
 @dataclass(frozen=True)
+class SqlBatch:
+    """A query for GX's SQL engine to validate where the data lives (no rows come back).
+
+    `connection_string` is a SQLAlchemy URL with no secret in it; `connect_args` go to
+    the DB-API driver as they are (credentials, host, port): they override the URL's
+    parameters, never appear in a URL, and are left out of the repr.
+    """
+
+    connection_string: str
+    query: str
+    connect_args: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.connection_string.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class PartitionChunks:
+    """A partition too large for one frame, read by DuckDB a chunk at a time.
+
+    Row-wise checks (each row judged alone) run on every chunk, and their counts and
+    sample keys add up; partition-wide checks (uniqueness, row counts, aggregates) run
+    once, on a frame of only the columns they name and the keys. GX never holds more
+    than a chunk of the whole projection.
+    """
+
+    rows: int
+    read_chunks: Callable[[], Iterator[pd.DataFrame]]
+    read_columns: Callable[[list[str]], pd.DataFrame]
+
+
+#: What a gate validates: a partition DuckDB read (GX's pandas engine), whole or in
+#: chunks, or a query GX runs in the warehouse (its SQL engine). All give the same rows.
+Batch = pd.DataFrame | SqlBatch | PartitionChunks
+
+# Expectations that judge each row alone (with `mostly` at 1): over chunks, their
+# unexpected counts and sample keys add up. Anything else needs the partition whole.
+_ROW_WISE = (
+    gx.expectations.ExpectColumnValuesToNotBeNull,
+    gx.expectations.ExpectColumnValuesToBeNull,
+    gx.expectations.ExpectColumnValuesToBeBetween,
+    gx.expectations.ExpectColumnValuesToBeInSet,
+    gx.expectations.ExpectColumnValuesToNotBeInSet,
+    gx.expectations.ExpectColumnValuesToMatchRegex,
+    gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB,
+    gx.expectations.ExpectColumnPairValuesToBeEqual,
+)
+
+
+@dataclass(frozen=True)
 class GateResult:
     """The outcome of one gate run; `rows` are exactly what was written to the warehouse."""
 
@@ -92,6 +161,8 @@ class GateResult:
     ds: str
     run_id: str
     rows: list[dict]
+    #: The run's Data Docs page (a file:// URL), when the gate rendered one.
+    docs_url: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -113,6 +184,8 @@ class GateResult:
             f"of {len(self.rows)} checks)"
         ]
         lines += [f"  {_describe_failure(self, row)}" for row in failures]
+        if self.docs_url:
+            lines.append(f"  Data Docs: {self.docs_url}")
         return "\n".join(lines)
 
 
@@ -127,8 +200,8 @@ class GateFailed(Exception):
         return (type(self), (self.result,))
 
 
-def validate_frame(
-    frame: pd.DataFrame,
+def validate_batch(
+    batch: Batch,
     checks: list[Check],
     *,
     stage: str,
@@ -137,79 +210,175 @@ def validate_frame(
     ds: str,
     run_id: str,
     key_columns: list[str],
+    data_docs: DataDocs | None = None,
 ) -> GateResult:
     """Validate one partition with GX and return one row per check, in the checks' order.
 
-    Failing rows are sampled by `key_columns` (key columns absent from the frame are
-    left out; with none left, samples name the frame's index as `_index`). A check that
-    cannot be evaluated (a missing column, a type clash) fails with GX's message in
-    `observed_value` instead of raising.
+    Failing rows are sampled by `key_columns`. In a frame, key columns it lacks are left
+    out (with none left, samples name the frame's index as `_index`); a query must return
+    them all (finding out would cost a query of its own). A check that cannot be
+    evaluated (a missing column, a type clash, SQL the warehouse refuses) fails with GX's
+    message in `observed_value` instead of raising. With `data_docs`, GX keeps its
+    validation result and renders the run's Data Docs page (the result's `docs_url`).
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{stage} gate {source}/{entity} ds={ds}: expected a pandas DataFrame")
+    where = f"{stage} gate {source}/{entity}"
+    if not isinstance(batch, Batch):
+        raise TypeError(f"{where} ds={ds}: expected a DataFrame, PartitionChunks or SqlBatch")
     if not checks:
-        raise ValueError(f"{stage} gate {source}/{entity} ds={ds}: no checks given")
-    ds_date = _parse_ds(ds, where=f"{stage} gate {source}/{entity}")
-    keys = [column for column in key_columns if column in frame.columns]
-
-    by_index = _run_checkpoint(frame, checks, keys)
+        raise ValueError(f"{where} ds={ds}: no checks given")
+    if isinstance(batch, PartitionChunks):
+        return _validate_in_chunks(
+            batch,
+            checks,
+            stage=stage,
+            source=source,
+            entity=entity,
+            ds=ds,
+            run_id=run_id,
+            key_columns=key_columns,
+            data_docs=data_docs,
+        )
+    ds_date = _parse_ds(ds, where=where)
+    if isinstance(batch, pd.DataFrame):
+        keys = [column for column in key_columns if column in batch.columns]
+    else:
+        keys = list(key_columns)
 
     validated_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rows = []
-    for index, check in enumerate(checks):
-        rows.append(
-            {
-                "stage": stage,
-                "source": source,
-                "entity": entity,
-                "ds": ds_date,
-                **_outcome(check, by_index.get(index), keys),
-                "run_id": run_id,
-                "validated_at": validated_at,
-            }
-        )
+    by_index, docs_url = _run_checkpoint(
+        batch,
+        checks,
+        keys,
+        names=GxNames.of(stage, source, entity, ds),
+        run=RunIdentifier(run_name=run_id, run_time=validated_at.replace(tzinfo=dt.UTC)),
+        data_docs=data_docs,
+    )
+    rows = [
+        {
+            "stage": stage,
+            "source": source,
+            "entity": entity,
+            "ds": ds_date,
+            **_outcome(check, by_index.get(index), keys),
+            "run_id": run_id,
+            "validated_at": validated_at,
+        }
+        for index, check in enumerate(checks)
+    ]
     ordered = [{name: row[name] for name, _ in RESULT_COLUMNS} for row in rows]
-    return GateResult(stage, source, entity, ds, run_id, ordered)
+    return GateResult(stage, source, entity, ds, run_id, ordered, docs_url)
 
 
-def record_results(result: GateResult, warehouse_path: Path) -> None:
-    """Append the gate's rows to the history, replacing an earlier attempt of the same run.
+def _validate_in_chunks(
+    partition: PartitionChunks,
+    checks: list[Check],
+    *,
+    key_columns: list[str],
+    data_docs: DataDocs | None,
+    **where: str,
+) -> GateResult:
+    """`validate_batch` over a partition read in chunks: the same rows a whole frame gives.
 
-    Only the same checks are replaced: one partition may be validated by several suites
-    in one run (a job's own suite, then its reconciliation with its inputs).
+    The Data Docs page is the partition-wide run's (the row-wise checks' merged outcome
+    is in the rows, so in `quality.validation_results`).
     """
-    path = Path(warehouse_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = ", ".join(name for name, _ in RESULT_COLUMNS)
-    placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
-    ds_date = _parse_ds(result.ds, where=f"{result.stage} gate {result.source}/{result.entity}")
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS quality")
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} ("
-            + ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS)
-            + ")"
+    row_wise = [index for index, check in enumerate(checks) if _is_row_wise(check)]
+    whole = [index for index in range(len(checks)) if index not in row_wise]
+    outcomes: dict[int, list[dict]] = {index: [] for index in range(len(checks))}
+    docs_url = None
+    if whole:
+        needed = [*key_columns, *(c for i in whole for c in _check_columns(checks[i]))]
+        frame = partition.read_columns(list(dict.fromkeys(needed)))
+        result = validate_batch(
+            frame,
+            [checks[i] for i in whole],
+            key_columns=key_columns,
+            data_docs=data_docs,
+            **where,
         )
-        con.begin()
-        checks = sorted({(row["expectation"], row["kwargs"]) for row in result.rows})
-        con.executemany(
-            f"DELETE FROM {RESULTS_TABLE} WHERE stage = ? AND source = ? AND entity = ?"
-            " AND ds = ? AND run_id = ? AND expectation = ? AND kwargs IS NOT DISTINCT FROM ?",
-            [
-                [result.stage, result.source, result.entity, ds_date, result.run_id, *check]
-                for check in checks
-            ],
-        )
-        if result.rows:
-            con.executemany(
-                f"INSERT INTO {RESULTS_TABLE} ({columns}) VALUES ({placeholders})",
-                [[row[name] for name, _ in RESULT_COLUMNS] for row in result.rows],
+        for index, row in zip(whole, result.rows, strict=True):
+            outcomes[index].append(row)
+        docs_url = result.docs_url
+    if row_wise:
+        for chunk in partition.read_chunks():
+            result = validate_batch(
+                chunk, [checks[i] for i in row_wise], key_columns=key_columns, **where
             )
-        con.commit()
+            for index, row in zip(row_wise, result.rows, strict=True):
+                outcomes[index].append(row)
+    rows = [merge_chunk_rows(outcomes[index]) for index in range(len(checks))]
+    return GateResult(
+        where["stage"], where["source"], where["entity"], where["ds"], where["run_id"], rows,
+        docs_url,
+    )  # fmt: skip
+
+
+def _is_row_wise(check: Check) -> bool:
+    mostly = check.expectation.configuration.kwargs.get("mostly", 1)
+    return isinstance(check.expectation, _ROW_WISE) and mostly in (None, 1)
+
+
+def _check_columns(check: Check) -> list[str]:
+    """The columns an expectation reads (none for table-level ones)."""
+    kwargs = check.expectation.configuration.kwargs
+    named = [kwargs.get(name) for name in ("column", "column_A", "column_B")]
+    return [str(c) for c in [*named, *(kwargs.get("column_list") or [])] if c is not None]
+
+
+def merge_chunk_rows(rows: list[dict]) -> dict:
+    """One check's rows from several chunks of a partition as the whole partition's row:
+    counts add up, the first SAMPLE_KEYS_LIMIT sample keys are kept, an evaluation error
+    of any chunk is the row's."""
+    if len(rows) == 1:
+        return rows[0]
+    first = rows[0]
+    observed = [json.loads(row["observed_value"]) for row in rows]
+    errors = [value for value in observed if isinstance(value, dict) and "error" in value]
+    unexpected = [row["unexpected_count"] for row in rows]
+    samples = [sample for row in rows for sample in json.loads(row["sample_keys"])]
+    if errors:
+        merged_observed: Any = errors[0]
+    else:
+        merged_observed = _merged_counts(observed, sum(u or 0 for u in unexpected))
+    return {
+        **first,
+        "success": all(row["success"] for row in rows),
+        "observed_value": to_json(merged_observed),
+        "unexpected_count": None if None in unexpected else sum(unexpected),
+        "sample_keys": to_json(samples[:SAMPLE_KEYS_LIMIT]),
+    }
+
+
+def _merged_counts(observed: list[Any], unexpected: int) -> dict | None:
+    """Row-wise results' element and missing counts summed; the unexpected percent of the
+    non-missing values, as GX gives it."""
+    if not all(isinstance(value, dict) and "element_count" in value for value in observed):
+        return None
+    elements = sum(value["element_count"] for value in observed)
+    merged: dict[str, Any] = {"element_count": elements}
+    if all("missing_count" in value for value in observed):
+        merged["missing_count"] = sum(value["missing_count"] for value in observed)
+    counted = elements - merged.get("missing_count", 0)
+    merged["unexpected_percent"] = unexpected / counted * 100 if counted else None
+    return merged
+
+
+def record_results(result: GateResult, warehouse: Warehouse | Path) -> None:
+    """Append the gate's rows to the target's `quality.validation_results`, replacing an
+    earlier attempt of the same run: only the same checks, since one partition may be
+    validated by several suites in one run (a job's own suite, then its reconciliation).
+
+    `warehouse` is a target (`caravan.warehouse.targets`) or the DuckDB warehouse file.
+    """
+    if isinstance(warehouse, str | Path):
+        from caravan.warehouse.targets import DuckDBWarehouse
+
+        warehouse = DuckDBWarehouse(Path(warehouse))
+    warehouse.record_validation_results(result)
 
 
 def run_gate(
-    frame: pd.DataFrame,
+    batch: Batch,
     checks: list[Check],
     *,
     stage: str,
@@ -218,20 +387,28 @@ def run_gate(
     ds: str,
     run_id: str,
     key_columns: list[str],
-    warehouse_path: Path,
+    warehouse_path: Path | None = None,
+    target: Warehouse | None = None,
+    data_docs: DataDocs | None = None,
 ) -> GateResult:
-    """Validate and record; raise GateFailed (after recording) when an `error` check fails."""
-    result = validate_frame(
-        frame,
-        checks,
-        stage=stage,
-        source=source,
-        entity=entity,
-        ds=ds,
-        run_id=run_id,
-        key_columns=key_columns,
-    )
-    record_results(result, warehouse_path)
+    """Validate, record in `target` (or the DuckDB file at `warehouse_path`); raise GateFailed
+    (after recording) when an `error` check fails.
+
+    A frame is validated by GX's pandas engine; a `SqlBatch` by its SQL engine, in the
+    warehouse the query names. With `data_docs`, the run gets a Data Docs page.
+    """
+    if (warehouse_path is None) == (target is None):
+        raise ValueError(f"{stage} gate {source}/{entity}: give warehouse_path or target")
+    where = {
+        "stage": stage,
+        "source": source,
+        "entity": entity,
+        "ds": ds,
+        "run_id": run_id,
+        "key_columns": key_columns,
+    }
+    result = validate_batch(batch, checks, **where, data_docs=data_docs)
+    record_results(result, target if target is not None else warehouse_path)
     if not result.passed:
         raise GateFailed(result)
     return result
@@ -240,29 +417,125 @@ def run_gate(
 # --- GX -----------------------------------------------------------------------------------
 
 
-def _run_checkpoint(frame: pd.DataFrame, checks: list[Check], keys: list[str]) -> dict[int, Any]:
-    """Run the checks as one GX checkpoint; return the expectation results by check index."""
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    name = "caravan_gate"
-    batch_definition = (
-        context.data_sources.add_pandas(name)
-        .add_dataframe_asset(name)
-        .add_batch_definition_whole_dataframe(name)
+def gx_context(data_docs: DataDocs | None = None) -> Any:
+    """An ephemeral GX context defined in code; with `data_docs`, validation results persist
+    under `data_docs.store_dir` and the Data Docs site is `data_docs.site_dir`."""
+    defaults = InMemoryStoreBackendDefaults()
+    stores = dict(defaults.stores)
+    sites: dict = {}
+    if data_docs is not None:
+        stores[defaults.validation_results_store_name] = {
+            "class_name": "ValidationResultsStore",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(Path(data_docs.store_dir) / "validations"),
+                "suppress_store_backend_id": True,  # no shared id file for gates to race on
+            },
+        }
+        # GX's own site builder over the same folder: `context.build_data_docs()` rebuilds
+        # every page from the stored results. Gates use UpdateGateDocsAction instead.
+        sites["caravan"] = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs.site_dir),
+            },
+            "site_section_builders": {"expectations": "None", "profiling": "None"},
+        }
+    config = DataContextConfig(
+        store_backend_defaults=defaults,
+        stores=stores,
+        data_docs_sites=sites,
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
     )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+@contextmanager
+def _batch_definition(context: Any, batch: Batch, names: GxNames) -> Iterator[tuple[Any, dict]]:
+    """The GX batch definition of `batch` and the checkpoint's batch parameters."""
+    if isinstance(batch, pd.DataFrame):
+        asset = context.data_sources.add_pandas(names.data_source).add_dataframe_asset(names.asset)
+        yield asset.add_batch_definition_whole_dataframe(names.asset), {"dataframe": batch}
+        return
+    # The generic SQL datasource, not `add_snowflake`: GX's Snowflake datasource requires a
+    # warehouse and a role (optional in Caravan's connection, where the user's defaults
+    # apply) and wants a key pair's key itself, not its file. The engine is the same: GX
+    # picks its SQL dialect from the SQLAlchemy engine. Its warning, on every engine it
+    # makes, that a specific datasource exists is this choice: not news.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=GxDatasourceWarning)
+        datasource = context.data_sources.add_sql(
+            names.data_source,
+            connection_string=batch.connection_string,
+            kwargs={"connect_args": dict(batch.connect_args)},
+        )
+        try:
+            asset = datasource.add_query_asset(names.asset, query=batch.query)
+            yield asset.add_batch_definition_whole_table(names.asset), {}
+        finally:
+            datasource.get_engine().dispose()  # close the warehouse session now, not at exit
+
+
+def _run_checkpoint(
+    batch: Batch,
+    checks: list[Check],
+    keys: list[str],
+    *,
+    names: GxNames,
+    run: RunIdentifier,
+    data_docs: DataDocs | None,
+) -> tuple[dict[int, Any], str | None]:
+    """Run the checks as one GX checkpoint; return the expectation results by check index
+    and the run's Data Docs page URL (None without `data_docs`, or if it was not rendered)."""
+    context = gx_context(data_docs)
+    with _batch_definition(context, batch, names) as (batch_definition, batch_parameters):
+        outcome = _checkpoint(context, batch_definition, checks, keys, names, data_docs).run(
+            batch_parameters=batch_parameters, run_id=run
+        )
+    by_index: dict[int, Any] = {}
+    docs_url = None
+    for key, validation_result in outcome.run_results.items():
+        for expectation_result in validation_result.results:
+            meta = expectation_result.expectation_config.meta or {}
+            by_index[meta.get(_CHECK_INDEX)] = expectation_result
+        if data_docs is not None:
+            page = page_path(data_docs.site_dir, key)
+            docs_url = page.as_uri() if page.exists() else None
+    return by_index, docs_url
+
+
+def _checkpoint(
+    context: Any,
+    batch_definition: Any,
+    checks: list[Check],
+    keys: list[str],
+    names: GxNames,
+    data_docs: DataDocs | None,
+) -> gx.Checkpoint:
+    """The gate's suite, validation definition and checkpoint, named after what it checks."""
     suite = context.suites.add(
         gx.ExpectationSuite(
-            name=name,
+            name=names.suite,
             expectations=[_tagged(check, index) for index, check in enumerate(checks)],
+            meta=dict(names.meta),
         )
     )
     validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+        gx.ValidationDefinition(name=names.suite, data=batch_definition, suite=suite)
     )
+    actions = []
+    if data_docs is not None:
+        actions.append(
+            UpdateGateDocsAction(name="update_data_docs", site_dir=str(data_docs.site_dir))
+        )
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(
-            name=name,
+            name=names.suite,
             validation_definitions=[validation],
+            actions=actions,
             # SUMMARY bounds the failing-row index list at partial_unexpected_count, while
             # COMPLETE materialises every unexpected value and index (3x slower on 10k rows).
             result_format={
@@ -272,13 +545,7 @@ def _run_checkpoint(frame: pd.DataFrame, checks: list[Check], keys: list[str]) -
             },
         )
     )
-    outcome = checkpoint.run(batch_parameters={"dataframe": frame})
-    by_index: dict[int, Any] = {}
-    for validation_result in outcome.run_results.values():
-        for expectation_result in validation_result.results:
-            meta = expectation_result.expectation_config.meta or {}
-            by_index[meta.get(_CHECK_INDEX)] = expectation_result
-    return by_index
+    return checkpoint
 
 
 def _tagged(check: Check, index: int) -> gx.expectations.Expectation:

@@ -2,9 +2,19 @@
 
 Projections run in the warehouse, so a check can compare a mart with the facts
 it was built from (attributed revenue per model against `fct_orders`).
+
+Dates are checked against the data's own clock, not the run's ds: a backfill of an
+early ds rebuilds the marts over every partition loaded, later ones included. A fact
+row is never dated after the partition (`ds`) that delivered it; a mart built from
+facts never after the latest partition loaded (`loaded_through`). Freshness (the
+marts have caught up with the run's ds) is `warn`: a late source leaves the marts
+right about what they hold, only behind, which is worth a notice, not a block.
+Every other check is `error`.
 """
 
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 import great_expectations.expectations as gxe
 
@@ -15,6 +25,26 @@ from caravan.quality.suites import Suite
 # Orders that carry revenue: every status but cancelled and refunded.
 REVENUE_ORDERS = "status not in ('cancelled', 'refunded')"
 REVENUE_OF_FCT_ORDERS = f"(select sum(net_revenue) from marts.fct_orders where {REVENUE_ORDERS})"
+# The latest partition each fact has loaded: no date built from it can be later.
+ORDERS_LOADED_THROUGH = "(select max(ds) from marts.fct_orders)"
+SPEND_LOADED_THROUGH = "(select max(ds) from marts.fct_ad_spend_daily)"
+SESSIONS_LOADED_THROUGH = "(select max(ds) from landing.web__sessions)"
+
+
+def not_after(later: str, earlier: str) -> Check:
+    """`earlier` <= `later` on every row (ISO day text); a missing one is not_null's job."""
+    return Check(
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=later, column_B=earlier, or_equal=True, ignore_row_if="either_value_is_missing"
+        ),
+        severity="error",
+    )
+
+
+def fresh(column: str, ds: str, days_behind: int = 0) -> Check:
+    """The latest day in `column` is at least ds - `days_behind`: the run's data arrived."""
+    oldest = (date.fromisoformat(ds) - timedelta(days=days_behind)).isoformat()
+    return Check(gxe.ExpectColumnMaxToBeBetween(column=column, min_value=oldest), severity="warn")
 
 
 def revenue_gap(column: str, partition_by: str | None = None) -> str:
@@ -58,27 +88,30 @@ SUITES: dict[tuple[str, str], Suite] = {
     ("marts", "fct_orders"): _mart_suite(
         entity="fct_orders",
         projection=(
-            "order_id, customer_key, order_date,"
-            " gross_revenue - discount_amount - net_revenue as net_revenue_gap,"
-            # Not after the latest day loaded: a backfill of an early ds rebuilds the
-            # marts over later days too, so the run's own ds is no bound.
-            " order_date <= (select max(ds) from landing.sales__orders) as is_not_future"
+            "order_id, customer_key, order_date::varchar as order_day,"
+            " ds::varchar as partition_day,"
+            " gross_revenue - discount_amount - net_revenue as net_revenue_gap"
         ),
         key_columns=["order_id"],
         checks=lambda ds: [
-            *not_null("order_id", "customer_key", "order_date"),
+            *not_null("order_id", "customer_key", "order_day"),
             Check(gxe.ExpectColumnValuesToBeUnique(column="order_id")),
             Check(
                 gxe.ExpectColumnValuesToBeBetween(
                     column="net_revenue_gap", min_value=0, max_value=0
                 )
             ),
-            Check(gxe.ExpectColumnValuesToBeInSet(column="is_not_future", value_set=[True])),
+            # An order is not dated after the day the shop delivered it.
+            not_after("partition_day", "order_day"),
+            fresh("partition_day", ds),
         ],
     ),
     ("marts", "fct_ad_spend_daily"): _mart_suite(
         entity="fct_ad_spend_daily",
-        projection="spend_date::varchar as spend_day, platform, campaign_id, spend",
+        projection=(
+            "spend_date::varchar as spend_day, platform, campaign_id, spend,"
+            " ds::varchar as partition_day"
+        ),
         key_columns=["spend_day", "platform", "campaign_id"],
         checks=lambda ds: [
             Check(
@@ -87,13 +120,20 @@ SUITES: dict[tuple[str, str], Suite] = {
                 )
             ),
             Check(gxe.ExpectColumnValuesToBeBetween(column="spend", min_value=0)),
+            # Platforms restate earlier days, never report later ones.
+            not_after("partition_day", "spend_day"),
+            fresh("partition_day", ds),
+            # Each run's window ends on ds, and the platforms report the day itself.
+            fresh("spend_day", ds),
         ],
     ),
     ("marts", "mart_marketing_roi"): _mart_suite(
         entity="mart_marketing_roi",
         projection=(
             "report_date::varchar as report_day, channel, campaign_id, attribution_model,"
-            f" roas, spend, {revenue_gap('attributed_revenue', 'attribution_model')}"
+            f" roas, spend, {revenue_gap('attributed_revenue', 'attribution_model')},"
+            f" greatest({ORDERS_LOADED_THROUGH}, {SPEND_LOADED_THROUGH})::varchar"
+            " as loaded_through"
         ),
         key_columns=["report_day", "channel", "campaign_id", "attribution_model"],
         checks=lambda ds: [
@@ -102,10 +142,13 @@ SUITES: dict[tuple[str, str], Suite] = {
                     column_list=["report_day", "channel", "campaign_id", "attribution_model"]
                 )
             ),
-            Check(gxe.ExpectColumnValuesToBeBetween(column="roas", min_value=0)),
+            # ROAS is null (undefined) without spend; GX leaves nulls out of the check.
+            Check(gxe.ExpectColumnValuesToBeBetween(column="roas", min_value=0), severity="error"),
             Check(gxe.ExpectColumnValuesToBeBetween(column="spend", min_value=0)),
             reconciles_with_fct_orders(),
             Check(gxe.ExpectTableRowCountToBeBetween(min_value=1)),
+            not_after("loaded_through", "report_day"),
+            fresh("report_day", ds),
         ],
     ),
     ("marts", "dim_customers"): _mart_suite(
@@ -119,11 +162,13 @@ SUITES: dict[tuple[str, str], Suite] = {
     ),
     ("marts", "dim_campaigns"): _mart_suite(
         "dim_campaigns",
-        "platform, campaign_id",
+        "platform, campaign_id, last_spend_date::varchar as last_spend_day,"
+        f" {SPEND_LOADED_THROUGH}::varchar as loaded_through",
         ["platform", "campaign_id"],
         lambda ds: [
             *unique_key("campaign_id"),
             Check(gxe.ExpectColumnValuesToBeInSet(column="platform", value_set=PLATFORMS)),
+            not_after("loaded_through", "last_spend_day"),
         ],
     ),
     ("marts", "dim_products"): _mart_suite(
@@ -137,18 +182,21 @@ SUITES: dict[tuple[str, str], Suite] = {
     ),
     ("marts", "mart_sales_daily"): _mart_suite(
         "mart_sales_daily",
-        f"order_date::varchar as order_day, category, region, units, {revenue_gap('net_revenue')}",
+        f"order_date::varchar as order_day, category, region, units, {revenue_gap('net_revenue')},"
+        f" {ORDERS_LOADED_THROUGH}::varchar as loaded_through",
         ["order_day", "category", "region"],
         lambda ds: [
             *unique_key("order_day", "category", "region"),
             Check(gxe.ExpectColumnValuesToBeBetween(column="units", min_value=1)),
             reconciles_with_fct_orders(),
+            not_after("loaded_through", "order_day"),
+            fresh("order_day", ds),
         ],
     ),
     ("marts", "mart_funnel_daily"): _mart_suite(
         "mart_funnel_daily",
         "session_date::varchar as session_day, channel, sessions, conversion_rate,"
-        " session_date <= (select max(ds) from landing.web__sessions) as is_not_future",
+        f" {SESSIONS_LOADED_THROUGH}::varchar as loaded_through",
         ["session_day", "channel"],
         lambda ds: [
             *unique_key("session_day", "channel"),
@@ -158,17 +206,23 @@ SUITES: dict[tuple[str, str], Suite] = {
                     column="conversion_rate", min_value=0, max_value=1
                 )
             ),
-            Check(gxe.ExpectColumnValuesToBeInSet(column="is_not_future", value_set=[True])),
+            not_after("loaded_through", "session_day"),
+            fresh("session_day", ds),
         ],
     ),
     ("marts", "mart_customer_ltv"): _mart_suite(
         "mart_customer_ltv",
-        f"cohort_month::varchar as cohort, customers, {revenue_gap('revenue')}",
+        f"cohort_month::varchar as cohort, customers, {revenue_gap('revenue')},"
+        f" as_of_date::varchar as as_of_day, {ORDERS_LOADED_THROUGH}::varchar as loaded_through",
         ["cohort"],
         lambda ds: [
             *unique_key("cohort"),
             Check(gxe.ExpectColumnValuesToBeBetween(column="customers", min_value=1)),
             reconciles_with_fct_orders(),
+            # A cohort starts (its month's first day) by the last order day, itself loaded.
+            not_after("as_of_day", "cohort"),
+            not_after("loaded_through", "as_of_day"),
+            fresh("as_of_day", ds),
         ],
     ),
 }

@@ -134,6 +134,10 @@ def running_simulator(
         "--fault-rate", str(faults.fault_rate), "--slow-seconds", str(faults.slow_seconds),
         "--malformed-rate", str(faults.malformed_rate),
     ]  # fmt: skip
+    if faults.plant is not None:
+        plant = faults.plant
+        command += ["--plant", plant.kind, "--plant-from", plant.first_day.isoformat(),
+                    "--plant-share", str(plant.share)]  # fmt: skip
     if days:  # the CRM holds the contacts and deals of these days
         command += ["--first-day", min(days).isoformat(), "--last-day", max(days).isoformat()]
     # Logs go to a file: a pipe nobody drains would fill up and stall the server.

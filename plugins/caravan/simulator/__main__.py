@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from types import FrameType
 
 from caravan.simulator import crm_api, google_ads_api, meta_ads_api
-from caravan.simulator.faults import Faults
+from caravan.simulator.faults import PLANT_SHARE, PLANTED_CLASSES, Faults, Plant
 from caravan.simulator.http_base import SimulatorServer
 from caravan.simulator.world import World
 
@@ -38,7 +38,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--fault-rate", type=float, default=0.0, help="share of 429/500/503")
     serve.add_argument("--slow-seconds", type=float, default=0.0, help="delay per response")
     serve.add_argument("--malformed-rate", type=float, default=0.0, help="share of bad records")
+    serve.add_argument(
+        "--plant", choices=PLANTED_CLASSES, help="serve records that must fail the raw gate"
+    )
+    serve.add_argument(
+        "--plant-from", type=date.fromisoformat, help="first day with planted records"
+    )
+    serve.add_argument(
+        "--plant-share", type=float, default=PLANT_SHARE, help="share of a day's rows planted"
+    )
     return parser.parse_args(argv)
+
+
+def plant_of(args: argparse.Namespace) -> Plant | None:
+    if args.plant is None:
+        return None
+    if args.plant_from is None:
+        raise SystemExit("--plant needs --plant-from YYYY-MM-DD")
+    return Plant(args.plant, args.plant_from, args.plant_share)
 
 
 def crm_days(first: date | None, last: date | None) -> list[date]:
@@ -57,7 +74,7 @@ def serve(args: argparse.Namespace) -> None:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
     world = World(seed=args.seed, scale=args.scale)
-    faults = Faults(args.fault_rate, args.slow_seconds, args.malformed_rate)
+    faults = Faults(args.fault_rate, args.slow_seconds, args.malformed_rate, plant_of(args))
     google = google_ads_api.make_server(
         world, host=args.host, port=args.port, page_size=args.page_size, faults=faults
     )

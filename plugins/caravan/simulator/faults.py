@@ -1,13 +1,18 @@
-"""Fault knobs: throttling, transient errors, slow answers and malformed records.
+"""Fault knobs: throttling, transient errors, slow answers, malformed and planted records.
 
 Every decision is a pure function of the seed and a counter or a record key,
 so a test that sets a rate sees the same faults on every run, and the ground
-truth can name the malformed records without serving anything.
+truth can name the malformed and planted records without serving anything.
+
+Malformed records have the wrong shape: staging sends them to quarantine. Planted
+records have the right shape and wrong values (a negative cost, a key served twice):
+they pass staging and must fail the raw gate.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -26,6 +31,41 @@ FILE_MALFORMATIONS = (MISSING_ID, WRONG_TYPE, BAD_JSON)
 # What a wrong-typed field holds instead of its number or timestamp.
 WRONG_VALUE = "N/A"
 
+# Classes of planted records (Google Ads campaign_performance): a cost below zero, and a
+# (campaign, date) row served twice, as a buggy paginator would.
+NEGATIVE_COST = "negative_cost"
+DUPLICATE_KEY = "duplicate_key"
+PLANTED_CLASSES = (NEGATIVE_COST, DUPLICATE_KEY)
+# Share of a day's rows planted (at least one row a day).
+PLANT_SHARE = 0.4
+
+
+@dataclass(frozen=True)
+class Plant:
+    """Plant records of class `kind` in every day from `first_day` on."""
+
+    kind: str
+    first_day: date
+    share: float = PLANT_SHARE
+
+    def __post_init__(self) -> None:
+        if self.kind not in PLANTED_CLASSES:
+            raise ValueError(
+                f"planted class {self.kind!r}: expected one of {', '.join(PLANTED_CLASSES)}"
+            )
+        if not 0.0 < self.share <= 1.0:
+            raise ValueError(f"plant share must be in (0, 1], got {self.share}")
+
+    @classmethod
+    def parse(cls, text: str, default_day: date) -> Plant:
+        """`KIND` or `KIND@YYYY-MM-DD` (the command line's form); no day means `default_day`."""
+        kind, _, day = text.partition("@")
+        try:
+            first_day = date.fromisoformat(day) if day else default_day
+        except ValueError:
+            raise ValueError(f"plant {text!r}: {day!r} is not a YYYY-MM-DD date") from None
+        return cls(kind.strip(), first_day)
+
 
 @dataclass(frozen=True)
 class Faults:
@@ -34,6 +74,7 @@ class Faults:
     fault_rate: float = 0.0
     slow_seconds: float = 0.0
     malformed_rate: float = 0.0
+    plant: Plant | None = None
 
     def __post_init__(self) -> None:
         for name in ("fault_rate", "malformed_rate"):
@@ -70,6 +111,23 @@ def malformation(
     if rng.random() >= rate:
         return None
     return rng.choice(kinds)
+
+
+def planted_keys(
+    seed: int, plant: Plant | None, entity: str, day: date, keys: Iterable[str]
+) -> list[str]:
+    """Which of the day's records (by key) of `entity` ("source/entity") carry the plant.
+
+    Chosen per day, not per record, so that every planted day has at least one.
+    """
+    if plant is None or day < plant.first_day:
+        return []
+    ordered = sorted(keys)
+    if not ordered:
+        return []
+    count = max(1, round(plant.share * len(ordered)))
+    rng = random.Random(f"{seed}:planted:{plant.kind}:{entity}:{day.isoformat()}")
+    return sorted(rng.sample(ordered, count))
 
 
 def without(record: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:

@@ -21,11 +21,15 @@ from http import HTTPStatus
 from typing import Any
 
 from caravan.simulator.faults import (
+    DUPLICATE_KEY,
+    NEGATIVE_COST,
     NO_FAULTS,
     Faults,
+    Plant,
     google_performance_key,
     malform,
     malformation,
+    planted_keys,
 )
 from caravan.simulator.http_base import HttpError, JsonHandler, SimulatorServer
 from caravan.simulator.world import World
@@ -76,6 +80,9 @@ AD_GROUP_FIELD_MASK = ",".join(
     )
 )
 RESOURCES = ("campaign", "ad_group")
+PERFORMANCE_ENTITY = "google_ads/campaign_performance"
+# A planted negative cost when the true cost is 0: minus one cent.
+_NEGATIVE_FLOOR_MICROS = 10_000
 
 
 class ApiError(HttpError):
@@ -139,17 +146,37 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def planted_records(world: World, days: list[date], plant: Plant | None) -> dict[str, str]:
+    """Ground truth: the campaign_performance rows served with the plant, key -> class."""
+    if plant is None:
+        return {}
+    found: dict[str, str] = {}
+    for day in days:
+        keys = [google_performance_key(p.campaign_id, day) for p in world.campaign_performance(day)]
+        for key in planted_keys(world.seed, plant, PERFORMANCE_ENTITY, day, keys):
+            found[key] = plant.kind
+    return found
+
+
 def performance_rows(
-    world: World, first: date, last: date, malformed_rate: float = 0.0
+    world: World,
+    first: date,
+    last: date,
+    malformed_rate: float = 0.0,
+    plant: Plant | None = None,
 ) -> list[dict[str, Any]]:
     """Campaign metrics per day, ordered by date then campaign id, shaped like Google's."""
     cid = world.google_ads_customer_id
     names = {campaign.campaign_id: campaign.name for campaign in world.campaigns()}
+    planted = planted_records(world, _days(first, last), plant)
     rows = []
     for day in _days(first, last):
         for perf in sorted(world.campaign_performance(day), key=lambda p: int(p.campaign_id)):
             key = google_performance_key(perf.campaign_id, day)
-            kind = malformation(world.seed, malformed_rate, "google_ads/campaign_performance", key)
+            kind = malformation(world.seed, malformed_rate, PERFORMANCE_ENTITY, key)
+            cost_micros = perf.cost_micros
+            if planted.get(key) == NEGATIVE_COST:
+                cost_micros = -max(cost_micros, _NEGATIVE_FLOOR_MICROS)
             row = {
                 "campaign": {
                     "resourceName": f"customers/{cid}/campaigns/{perf.campaign_id}",
@@ -157,7 +184,7 @@ def performance_rows(
                     "name": names[perf.campaign_id],
                 },
                 "metrics": {
-                    "costMicros": str(perf.cost_micros),
+                    "costMicros": str(cost_micros),
                     "impressions": str(perf.impressions),
                     "clicks": str(perf.clicks),
                     "conversions": perf.conversions,
@@ -167,6 +194,8 @@ def performance_rows(
             if kind is not None:
                 row = malform(row, kind, ("campaign", "id"), ("metrics", "costMicros"))
             rows.append(row)
+            if planted.get(key) == DUPLICATE_KEY:
+                rows.append(row)  # the same row again
     return rows
 
 
@@ -234,13 +263,17 @@ def decode_page_token(token: str, gaql: str) -> int:
 
 
 def search(
-    world: World, body: dict[str, Any], page_size: int, malformed_rate: float = 0.0
+    world: World,
+    body: dict[str, Any],
+    page_size: int,
+    malformed_rate: float = 0.0,
+    plant: Plant | None = None,
 ) -> dict[str, Any]:
     """Answer one search request: a page of rows, a next page token when there are more."""
     gaql = body.get("query")
     if not isinstance(gaql, str) or not gaql.strip():
         raise _invalid("Request body must contain a non-empty 'query'")
-    rows, field_mask = _rows(world, parse_query(gaql), malformed_rate)
+    rows, field_mask = _rows(world, parse_query(gaql), malformed_rate, plant)
     token = body.get("pageToken") or ""
     offset = decode_page_token(token, gaql) if token else 0
     response: dict[str, Any] = {"results": rows[offset : offset + page_size]}
@@ -250,12 +283,14 @@ def search(
     return response
 
 
-def _rows(world: World, query: Query, malformed_rate: float) -> tuple[list[dict[str, Any]], str]:
+def _rows(
+    world: World, query: Query, malformed_rate: float, plant: Plant | None = None
+) -> tuple[list[dict[str, Any]], str]:
     """Every row the query selects, with its field mask (paging slices them afterwards)."""
     if query.resource == "ad_group":
         return ad_group_rows(world), AD_GROUP_FIELD_MASK
     if query.first_day is not None and query.last_day is not None:
-        rows = performance_rows(world, query.first_day, query.last_day, malformed_rate)
+        rows = performance_rows(world, query.first_day, query.last_day, malformed_rate, plant)
         return rows, PERFORMANCE_FIELD_MASK
     return campaign_rows(world), CAMPAIGN_FIELD_MASK
 
@@ -321,7 +356,7 @@ class GoogleAdsHandler(JsonHandler):
         if not isinstance(request, dict):
             raise _invalid("Request body must be a JSON object")
         world, faults = self.server.world, self.server.faults
-        return search(world, request, self.server.page_size, faults.malformed_rate)
+        return search(world, request, self.server.page_size, faults.malformed_rate, faults.plant)
 
     def _check_credentials(self) -> None:
         authorization = self.headers.get("Authorization", "")

@@ -32,6 +32,11 @@ FILE_FORMATS = ("jsonl", "csv")
 # The share of a delivery that may go to quarantine before the raw gate fails.
 DEFAULT_QUARANTINE_THRESHOLD = 0.01
 DEFAULT_SCHEDULE = "0 0 * * *"
+# The raw gate's volume check: a partition's rows within [low, high] × the median of
+# the previous 7 published partitions. A swing is worth a notice, not a block.
+DEFAULT_ROW_COUNT_BAND = (0.5, 2.0)
+DEFAULT_ROW_COUNT_SEVERITY = "warn"
+SEVERITIES = ("error", "warn")
 
 _ENTITY_KEYS = {
     "primary_key",
@@ -42,6 +47,8 @@ _ENTITY_KEYS = {
     "non_negative",
     "accepted_values",
     "min_rows",
+    "row_count_band",
+    "row_count_severity",
     "duplicates_expected",
 }
 _KIND_ENTITY_KEYS = {
@@ -76,6 +83,8 @@ class EntitySpec:
     non_negative: tuple[str, ...] = ()
     accepted_values: dict[str, tuple] = field(default_factory=dict)
     min_rows: int = 0
+    row_count_band: tuple[float, float] = DEFAULT_ROW_COUNT_BAND
+    row_count_severity: str = DEFAULT_ROW_COUNT_SEVERITY
     duplicates_expected: bool = False  # at-least-once deliveries: raw keeps every copy
     endpoint: dict[str, Any] = field(default_factory=dict)  # rest_api: a dlt endpoint
     table: str | None = None  # sql_database: defaults to the entity's name
@@ -202,6 +211,12 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
             raise bad("missing field 'files' (a glob under the connection's folder)")
         if spec.get("format", "jsonl") not in FILE_FORMATS:
             raise bad(f"format {spec.get('format')!r} is not one of {FILE_FORMATS}")
+    band = spec.get("row_count_band", DEFAULT_ROW_COUNT_BAND)
+    if not _is_band(band):
+        raise bad(f"row_count_band {band!r} is not [low, high] with 0 <= low <= 1 <= high")
+    row_count_severity = spec.get("row_count_severity", DEFAULT_ROW_COUNT_SEVERITY)
+    if row_count_severity not in SEVERITIES:
+        raise bad(f"row_count_severity {row_count_severity!r} is not one of {SEVERITIES}")
     primary_key = _fields(spec["primary_key"])
     return EntitySpec(
         name=name,
@@ -213,6 +228,8 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
         non_negative=_fields(spec.get("non_negative", [])),
         accepted_values={str(k): tuple(v) for k, v in (spec.get("accepted_values") or {}).items()},
         min_rows=int(spec.get("min_rows", 0)),
+        row_count_band=(float(band[0]), float(band[1])),
+        row_count_severity=row_count_severity,
         duplicates_expected=bool(spec.get("duplicates_expected", False)),
         endpoint=dict(spec.get("endpoint") or {}),
         table=spec.get("table"),
@@ -220,6 +237,15 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
         files=spec.get("files"),
         format=spec.get("format", "jsonl"),
     )
+
+
+def _is_band(value: Any) -> bool:
+    """Two numbers around 1: the median itself is always inside the band."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return False
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
+        return False
+    return 0 <= value[0] <= 1 <= value[1]
 
 
 def _fields(value: str | list[str]) -> tuple[str, ...]:

@@ -62,6 +62,43 @@ def mart_frame(warehouse: Path, table: str, projection: str) -> pd.DataFrame:
         return con.execute(f"select {projection} from marts.{table} as source_rows").df()
 
 
+def record_validation_results(warehouse: Path, result) -> None:
+    """Append a gate's rows to `quality.validation_results`, replacing an earlier attempt of
+    the same run, in one transaction.
+
+    Only the same checks are replaced: one partition may be validated by several suites
+    in one run (a job's own suite, then its reconciliation with its inputs).
+    """
+    from caravan.quality.gate import RESULT_COLUMNS, RESULTS_TABLE, _parse_ds
+
+    columns = ", ".join(name for name, _ in RESULT_COLUMNS)
+    placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
+    ds = _parse_ds(result.ds, where=f"{result.stage} gate {result.source}/{result.entity}")
+    with connect(Path(warehouse)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS quality")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} ("
+            + ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS)
+            + ")"
+        )
+        con.begin()
+        checks = sorted({(row["expectation"], row["kwargs"]) for row in result.rows})
+        con.executemany(
+            f"DELETE FROM {RESULTS_TABLE} WHERE stage = ? AND source = ? AND entity = ?"
+            " AND ds = ? AND run_id = ? AND expectation = ? AND kwargs IS NOT DISTINCT FROM ?",
+            [
+                [result.stage, result.source, result.entity, ds, result.run_id, *check]
+                for check in checks
+            ],
+        )
+        if result.rows:
+            con.executemany(
+                f"INSERT INTO {RESULTS_TABLE} ({columns}) VALUES ({placeholders})",
+                [[row[name] for name, _ in RESULT_COLUMNS] for row in result.rows],
+            )
+        con.commit()
+
+
 def publish_analytics(warehouse: Path, marts: tuple[str, ...] = PUBLISHED_MARTS) -> None:
     """Copy the gated marts into `analytics` in one transaction: analysts see all or nothing."""
     with connect(warehouse) as con:

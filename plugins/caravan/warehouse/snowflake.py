@@ -308,6 +308,74 @@ def mart_frame(con: Any, table: str, projection: str):
     return frame
 
 
+def mart_batch(params: SnowflakeConnection, table: str, projection: str, network_timeout=None):
+    """A mart's gate query, for GX's SQL engine to run in Snowflake (no rows come back).
+
+    SQLAlchemy's `snowflake` dialect gets the connector's own arguments, password
+    included, as `connect_args`: the URL carries nothing, so no secret is ever in one.
+    """
+    from caravan.quality.gate import SqlBatch
+
+    connect_args = params.connect_kwargs()
+    if network_timeout:
+        connect_args["network_timeout"] = network_timeout
+    return SqlBatch(
+        connection_string="snowflake://",
+        query=f"select {projection} from marts.{table} as source_rows",
+        connect_args=connect_args,
+    )
+
+
+def record_validation_results(con: Any, result) -> None:
+    """Append a gate's rows to `quality.validation_results`, replacing the same checks of
+    an earlier attempt of the same run (as the DuckDB warehouse does), in one transaction.
+
+    The schema and table are created first: DDL commits on its own in Snowflake.
+    """
+    from caravan.quality.gate import RESULT_COLUMNS, RESULTS_TABLE, _parse_ds
+
+    ds = _parse_ds(result.ds, where=f"{result.stage} gate {result.source}/{result.entity}")
+    cursor = con.cursor()
+    cursor.execute("create schema if not exists quality")
+    cursor.execute(
+        create_table_sql(
+            RESULTS_TABLE, [(name, _RESULT_TYPES[kind]) for name, kind in RESULT_COLUMNS]
+        )
+    )
+    names = [name for name, _ in RESULT_COLUMNS]
+    run = (result.stage, result.source, result.entity, ds, result.run_id)
+    checks = sorted({(row["expectation"], row["kwargs"]) for row in result.rows})
+    cursor.execute("begin")
+    try:
+        for check in checks:
+            cursor.execute(
+                f"delete from {RESULTS_TABLE} where stage = %s and source = %s"
+                " and entity = %s and ds = %s and run_id = %s and expectation = %s"
+                " and kwargs is not distinct from %s",
+                (*run, *check),
+            )
+        if result.rows:
+            cursor.executemany(
+                f"insert into {RESULTS_TABLE} ({', '.join(names)})"
+                f" values ({', '.join('%s' for _ in names)})",
+                [tuple(row[name] for name in names) for row in result.rows],
+            )
+        cursor.execute("commit")
+    except BaseException:
+        cursor.execute("rollback")
+        raise
+
+
+# quality.validation_results' DuckDB column types (gate.RESULT_COLUMNS) in Snowflake.
+_RESULT_TYPES = {
+    "VARCHAR": "varchar",
+    "DATE": "date",
+    "BOOLEAN": "boolean",
+    "BIGINT": "number(38, 0)",
+    "TIMESTAMP": "timestamp_ntz",
+}
+
+
 def publish_analytics(con: Any, marts: tuple[str, ...] = PUBLISHED_MARTS) -> None:
     """Copy the gated marts into `analytics` in one transaction: all or nothing.
 

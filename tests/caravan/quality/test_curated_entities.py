@@ -16,7 +16,7 @@ import pytest
 from caravan.assets import TRANSFORM_JOBS
 from caravan.lake import Lake, Partition
 from caravan.quality import curated, reconcile
-from caravan.quality.frames import parquet_frame
+from caravan.quality.frames import parquet_batch
 from caravan.quality.gate import GateFailed, GateResult, run_gate
 from caravan.quality.suites import Suite
 from caravan.sources import Delivered
@@ -109,7 +109,7 @@ def gate(tmp_path, suite: Suite, frame) -> GateResult:
 def gate_suite(tmp_path, lake, domain, entity, types, rows) -> GateResult:
     suite = curated.SUITES[(domain, entity)]
     paths = write_staged(lake, domain, entity, types, rows)
-    return gate(tmp_path, suite, parquet_frame(lake, paths, suite.projection))
+    return gate(tmp_path, suite, parquet_batch(lake, paths, suite.projection))
 
 
 def failed_checks(tmp_path) -> set[tuple[str, str | None, str]]:

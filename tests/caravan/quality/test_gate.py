@@ -22,7 +22,7 @@ from caravan.quality.gate import (
     record_results,
     run_gate,
     to_json,
-    validate_frame,
+    validate_batch,
 )
 
 WHERE = {"stage": "raw", "source": "shop_db", "entity": "orders", "ds": "2024-03-05"}
@@ -41,7 +41,7 @@ def orders() -> pd.DataFrame:
 
 
 def validate(frame, checks, run_id="run-1", key_columns=("line_id",)):
-    return validate_frame(frame, checks, **WHERE, run_id=run_id, key_columns=list(key_columns))
+    return validate_batch(frame, checks, **WHERE, run_id=run_id, key_columns=list(key_columns))
 
 
 def stored(path) -> pd.DataFrame:
@@ -379,7 +379,7 @@ def test_bad_severity_and_bad_ds_are_refused():
     with pytest.raises(ValueError, match="severity"):
         Check(gxe.ExpectColumnValuesToNotBeNull(column="order_id"), severity="fatal")
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        validate_frame(
+        validate_batch(
             orders(),
             [Check(gxe.ExpectColumnValuesToNotBeNull(column="order_id"))],
             stage="raw",

@@ -11,7 +11,7 @@ import pytest
 
 from caravan.lake import Lake, Partition
 from caravan.quality import marts, raw
-from caravan.quality.frames import jsonl_frame
+from caravan.quality.frames import jsonl_batch
 from caravan.quality.gate import GateFailed, run_gate
 from caravan.simulator.world import World, end_of_day
 from caravan.sources import Delivered, ingest
@@ -47,7 +47,7 @@ def gate_staged(tmp_path, source, entity, records, ds=DS):
     staged = ingest.stage(lake, source, spec, ds, delivered)
     source_spec = REGISTRY[source]
     suite = raw.suite(source_spec, source_spec.entities[entity])
-    frame = jsonl_frame(lake, [p for p, _ in staged.files], suite.projection)
+    frame = jsonl_batch(lake, [p for p, _ in staged.files], suite.projection)
     result = run_gate(
         frame,
         suite.checks(ds),
@@ -179,6 +179,8 @@ def test_marts_gate_catches_attribution_that_does_not_add_up_to_revenue(tmp_path
         " ('1', 'placed', 100.00::decimal(18,2)), ('2', 'cancelled', 50.00::decimal(18,2)),"
         " ('3', 'delivered', 25.00::decimal(18,2))) as t(order_id, status, net_revenue)"
     )
+    con.execute(f"alter table marts.fct_orders add column ds date default '{DS}'")
+    con.execute(f"create table marts.fct_ad_spend_daily as select date '{DS}' as ds")
     # 100 + 25 = 125 of revenue; the mart credits only 120 under last_touch.
     con.execute(
         "create table marts.mart_marketing_roi as select * from (values"

@@ -282,7 +282,9 @@ def test_the_bigquery_target_and_its_dbt_profile_come_from_the_settings(
             "CARAVAN_BIGQUERY_LOCATION": "EU",
         }
     )
-    assert warehouse(settings) == BigQueryWarehouse("caravan-prod", "EU", None)
+    assert warehouse(settings) == BigQueryWarehouse(
+        "caravan-prod", "EU", None, results_path=settings.warehouse_path
+    )
     assert dbt_environ(settings) == {
         "DBT_BIGQUERY_METHOD": "oauth",
         "DBT_BIGQUERY_PROJECT": "caravan-prod",
