@@ -1,6 +1,7 @@
 """`caravan quality`: the latest gate outcome of every stage, source and entity.
 
-Reads `quality.validation_results` in the DuckDB warehouse. For each stage, source and
+Reads `quality.validation_results` where the gates record it: in Snowflake with the
+Snowflake target, in the DuckDB warehouse file otherwise. For each stage, source and
 entity it takes the latest `ds` (or the `ds` asked for) and, within it, the latest gate
 run (`run_id` of the newest row); a run counts every suite that validated the partition in
 it (a job's own suite and its reconciliation). Exit status: 0 when no latest result has a
@@ -31,32 +32,32 @@ SAMPLES_SHOWN = 5
 EXIT_OK, EXIT_FAILED, EXIT_NOTHING = 0, 1, 2
 
 # The rows of each stage/source/entity's latest run: latest ds first, then that ds's run
-# with the newest row. Parameters $stage, $source, $ds filter (NULL: any).
+# with the newest row. Portable SQL (DuckDB, Snowflake): `{p}` is the driver's positional
+# placeholder; the parameters are stage, source, ds, each twice (NULL: any).
 _LATEST_ROWS = f"""
 with filtered as (
     select *
     from {RESULTS_TABLE}
-    where ($stage is null or stage = $stage)
-      and ($source is null or source = $source)
-      and ($ds is null or ds = $ds)
+    where ({{p}} is null or stage = {{p}})
+      and ({{p}} is null or source = {{p}})
+      and ({{p}} is null or ds = {{p}})
 ),
-latest_ds as (
-    select stage, source, entity, max(ds) as ds
+ranked as (
+    select stage, source, entity, ds, run_id,
+        row_number() over (
+            partition by stage, source, entity order by ds desc, validated_at desc
+        ) as recency
     from filtered
-    group by stage, source, entity
-),
-latest_run as (
-    select filtered.stage, filtered.source, filtered.entity, filtered.ds,
-        arg_max(filtered.run_id, filtered.validated_at) as run_id
-    from filtered
-    inner join latest_ds using (stage, source, entity, ds)
-    group by filtered.stage, filtered.source, filtered.entity, filtered.ds
 )
 select filtered.stage, filtered.source, filtered.entity, filtered.ds, filtered.run_id,
     filtered.validated_at, filtered.expectation, filtered.column_name, filtered.severity,
     filtered.success, filtered.unexpected_count, filtered.sample_keys, filtered.observed_value
 from filtered
-inner join latest_run using (stage, source, entity, ds, run_id)
+inner join ranked
+    on filtered.stage = ranked.stage and filtered.source = ranked.source
+    and filtered.entity = ranked.entity and filtered.ds = ranked.ds
+    and filtered.run_id = ranked.run_id
+where ranked.recency = 1
 """
 
 
@@ -183,26 +184,25 @@ def report(
 ) -> int:
     """Print the latest status per stage/source/entity; return the exit status."""
     out = out or sys.stdout  # looked up now: tests and callers may replace sys.stdout
-    path = settings.warehouse_path
-    if settings.target != "duckdb":
-        print(
-            f"caravan quality reads the DuckDB warehouse; with CARAVAN_TARGET={settings.target} "
-            f"query {RESULTS_TABLE} in that warehouse",
-            file=out,
-        )
-        return EXIT_NOTHING
-    if not path.exists():
-        print(f"No warehouse at {path}: no gate has run yet (try `caravan demo`).", file=out)
-        return EXIT_NOTHING
     if ds is not None:
         ds = _parse_ds(ds)
-    try:
-        rows = read_latest_rows(path, stage=stage, source=source, ds=ds)
-    except duckdb.IOException as error:  # e.g. a run holds the file's write lock
-        print(f"Cannot read {path} now: {error}", file=out)
-        return EXIT_NOTHING
+    # Where the gates record (warehouse.targets): Snowflake's quality schema on Snowflake,
+    # the DuckDB file otherwise (BigQuery's gates record there too).
+    if settings.target == "snowflake":
+        where = "Snowflake"
+        rows = read_latest_rows_snowflake(settings, stage=stage, source=source, ds=ds)
+    else:
+        path = where = settings.warehouse_path
+        if not path.exists():
+            print(f"No warehouse at {path}: no gate has run yet (try `caravan demo`).", file=out)
+            return EXIT_NOTHING
+        try:
+            rows = read_latest_rows(path, stage=stage, source=source, ds=ds)
+        except duckdb.IOException as error:  # e.g. a run holds the file's write lock
+            print(f"Cannot read {path} now: {error}", file=out)
+            return EXIT_NOTHING
     if rows is None:
-        print(f"No gate results yet: {path} has no {RESULTS_TABLE} table.", file=out)
+        print(f"No gate results yet: {where} has no {RESULTS_TABLE} table.", file=out)
         return EXIT_NOTHING
     statuses = summarise(rows)
     if not statuses:
@@ -213,7 +213,7 @@ def report(
         )
         print(f"No gate results in {RESULTS_TABLE} for {asked or 'any gate'}.", file=out)
         return EXIT_NOTHING
-    print(f"Latest gate results ({RESULTS_TABLE} in {path})\n", file=out)
+    print(f"Latest gate results ({RESULTS_TABLE} in {where})\n", file=out)
     print(format_statuses(statuses), file=out)
     site = settings.data_docs_dir
     if failures:
@@ -238,9 +238,38 @@ def read_latest_rows(
         ).fetchone()[0]
         if not exists:
             return None
-        cursor = con.execute(_LATEST_ROWS, {"stage": stage, "source": source, "ds": ds})
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        cursor = con.execute(_LATEST_ROWS.format(p="?"), _parameters(stage, source, ds))
+        return _dicts(cursor)
+
+
+def read_latest_rows_snowflake(
+    settings: Settings, *, stage: str | None, source: str | None, ds: dt.date | None
+) -> list[dict] | None:
+    """As read_latest_rows, in Snowflake's `quality.validation_results` (the connection of
+    the Snowflake target)."""
+    from caravan.warehouse import snowflake
+    from caravan.warehouse.targets import snowflake_connection
+
+    with snowflake.connect(snowflake_connection(settings)) as con:
+        cursor = con.cursor()
+        cursor.execute(
+            "select count(*) from information_schema.tables"
+            " where lower(table_schema) = 'quality' and lower(table_name) = 'validation_results'"
+        )
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute(_LATEST_ROWS.format(p="%s"), _parameters(stage, source, ds))
+        return _dicts(cursor)
+
+
+def _parameters(stage: str | None, source: str | None, ds: dt.date | None) -> list:
+    return [stage, stage, source, source, ds, ds]
+
+
+def _dicts(cursor) -> list[dict]:
+    """The cursor's rows by lower-case column name (Snowflake answers in upper case)."""
+    names = [column[0].lower() for column in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
 
 def _detail(row: dict) -> str:

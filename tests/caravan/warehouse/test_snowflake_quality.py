@@ -8,6 +8,7 @@ from their rows.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from datetime import date, datetime
@@ -18,6 +19,7 @@ import pytest
 
 from caravan.quality.gate import Check, GateFailed, SqlBatch, run_gate, validate_batch
 from caravan.quality.marts import SUITES
+from caravan.quality.report import report
 from caravan.quality.suites import Suite
 from caravan.settings import get_settings
 from caravan.warehouse.snowflake import mart_batch
@@ -346,3 +348,14 @@ def test_with_the_snowflake_target_every_gate_records_in_snowflake(
         ("raw", "google_ads", "campaign_performance", 1, 0),
     ]
     assert not get_settings().warehouse_path.exists()
+
+    # `caravan quality` reads them there: the duplicate fails fct_orders, raw passed.
+    out = io.StringIO()
+    assert report(get_settings(), failures=True, out=out) == 1
+    lines = [line.split() for line in out.getvalue().splitlines()]
+    assert [line[:8] for line in lines if line[:1] in (["raw"], ["marts"])] == [
+        ["raw", "google_ads", "campaign_performance", DS, "1", "0", "0", "PASS"],
+        ["marts", "marts", "fct_orders", DS, str(len(FCT_ORDERS.checks(DS))), "1", "0", "FAIL"],
+    ]
+    assert "in Snowflake" in out.getvalue()
+    assert "expect_column_values_to_be_unique on column order_id: 2 unexpected" in out.getvalue()
