@@ -59,8 +59,8 @@ def gate(staged_xcom: dict, context: dict) -> dict:
     prior_rows = raw.read_prior_rows(lake, staged.source, staged.entity, staged.ds)
     suite = raw.suite(source, source.entities[staged.entity], prior_rows)
     paths = [path for path, _ in staged.files]
-    frame = jsonl_batch(lake, paths, suite.projection, rows=sum(rows for _, rows in staged.files))
-    gate_batch(suite, frame, staged.ds, context["run_id"], context)
+    batch = jsonl_batch(lake, paths, suite.projection, rows=sum(rows for _, rows in staged.files))
+    gate_batch(suite, batch, staged.ds, context["run_id"], context)
     return staged_xcom
 
 

@@ -62,8 +62,8 @@ def gate(job: str, context: dict) -> None:
         if not staged:
             raise FileNotFoundError(f"{job}: nothing staged for {partition}")
         paths = [path for path, _ in staged]
-        frame = parquet_batch(lake, paths, suite.projection, rows=sum(n for _, n in staged))
-        gate_batch(suite, frame, ds, context["run_id"], context)
+        batch = parquet_batch(lake, paths, suite.projection, rows=sum(n for _, n in staged))
+        gate_batch(suite, batch, ds, context["run_id"], context)
         reconciliation = reconcile.RECONCILIATIONS.get(key)
         if reconciliation is not None:
             suite, frame_of = reconciliation
