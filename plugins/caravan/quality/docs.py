@@ -6,7 +6,11 @@ gate once a week of gates, about 300, is stored). Gates run hundreds of times a 
 several processes at once, so their checkpoints run `UpdateGateDocsAction` instead: it renders
 this run's page with GX's own renderer and view, at the path GX's site builder uses, then,
 under a file lock, adds the run to a ledger of the `INDEX_LIMIT` most recent runs and renders
-GX's index page from that ledger. Its cost does not grow with history.
+GX's index page from that ledger. Its cost does not grow with history. The ledger also keeps
+each run's row of the index as GX rendered it (its cells' HTML): rendering the index then
+renders only the rows of runs it did not list before, GX's page around them included (a
+full render of 100 rows costs about 30 ms of CPU, most of it GX deep-copying the rows' cell
+objects; with the rows kept, about 3 ms).
 
 The pages are static HTML under `site_dir`; `index.html` opens in any browser, with no network:
 GX's templates load Bootstrap, jQuery, bootstrap-table and Font Awesome from public CDNs, so
@@ -29,10 +33,12 @@ import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+import great_expectations
+import tzlocal
 from filelock import FileLock
 from great_expectations.checkpoint.actions import ActionContext, ValidationAction
 from great_expectations.checkpoint.checkpoint import CheckpointResult
@@ -43,7 +49,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 )
 from great_expectations.render.renderer import SiteIndexPageRenderer, ValidationResultsPageRenderer
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
-from jinja2 import FileSystemBytecodeCache
+from jinja2 import FileSystemBytecodeCache, pass_context
 
 from caravan.quality import names
 
@@ -180,14 +186,25 @@ def localize_assets(html: str, page: str) -> str:
 
 def copy_vendored_assets(site_dir: Path) -> None:
     """Copy the bundled assets into the site, skipping files already there at the same size:
-    about 20 `stat`s a gate. A new version of a library comes in a folder named for it."""
+    a `stat` per file (about 20) a gate. A new version of a library comes in a folder named
+    for it."""
     target = Path(site_dir) / VENDOR_DIR
-    for source in sorted(ASSETS_DIR.rglob("*")):
-        dest = target / source.relative_to(ASSETS_DIR)
-        if source.is_dir() or (dest.exists() and dest.stat().st_size == source.stat().st_size):
-            continue
+    for relative, size in _bundled_assets():
+        dest = target / relative
+        try:
+            if dest.stat().st_size == size:
+                continue
+        except FileNotFoundError:
+            pass
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
+        shutil.copyfile(ASSETS_DIR / relative, dest)
+
+
+@functools.cache
+def _bundled_assets() -> tuple[tuple[Path, int], ...]:
+    """The bundled files (relative to `ASSETS_DIR`) and their sizes, listed once a process."""
+    files = sorted(path for path in ASSETS_DIR.rglob("*") if path.is_file())
+    return tuple((path.relative_to(ASSETS_DIR), path.stat().st_size) for path in files)
 
 
 def named_batch(result: Any, key: ValidationResultIdentifier) -> Any:
@@ -250,9 +267,78 @@ def index_links(ledger: list[dict]) -> dict[str, Any]:
 
 
 def render_index(ledger: list[dict], site_dir: Path | None = None) -> str:
-    return _view(DefaultJinjaIndexPageView, site_dir).render(
-        SiteIndexPageRenderer.render(index_links(ledger)), show_how_to_buttons=False
+    """GX's index page of the ledger's runs, newest first.
+
+    GX renders the rows of the runs it has not listed before (or that another GX version or
+    time zone rendered: the index shows run times in local time); the others are the rows it
+    rendered then, which each entry keeps (`row`, `row_renderer`) and this fills in for the
+    new ones, so `update_index` keeps them in the ledger. The page is the one GX renders from
+    all the entries at once (tested).
+    """
+    renderer = row_renderer()
+    new = [entry for entry in ledger if entry.get("row_renderer") != renderer]
+    # GX's page needs at least one row to have a table: a listed run is rendered again.
+    document = SiteIndexPageRenderer.render(index_links(new or ledger[:1]))
+    # Rows go by their page's path, as `index_links` gives it to GX.
+    paths = [urllib.parse.quote(entry["path"]) for entry in ledger]
+    rows = _IndexRows(
+        paths=paths,
+        kept={
+            path: entry["row"]
+            for path, entry in zip(paths, ledger, strict=True)
+            if entry.get("row_renderer") == renderer
+        },
     )
+    html = _view(_IndexPageView, site_dir).render(
+        document, show_how_to_buttons=False, **{_INDEX_ROWS: rows}
+    )
+    for path, entry in zip(paths, ledger, strict=True):
+        if entry.get("row_renderer") != renderer:
+            entry["row"], entry["row_renderer"] = rows.rendered[path], renderer
+    return html
+
+
+def row_renderer() -> str:
+    """What an index row depends on besides its run: GX's version and the local time zone."""
+    return f"great_expectations {great_expectations.__version__}, {tzlocal.get_localzone()}"
+
+
+#: The template variable that hands `_IndexPageView` the index's rows.
+_INDEX_ROWS = "caravan_index_rows"
+
+
+@dataclass
+class _IndexRows:
+    """The index's rows in order (by page path), those rendered before, and (filled in while
+    GX renders) the rows GX rendered now."""
+
+    paths: list[str]
+    kept: dict[str, dict]
+    rendered: dict[str, dict] = field(default_factory=dict)
+
+
+class _IndexPageView(DefaultJinjaIndexPageView):
+    """GX's index page view, which takes the rows of runs it rendered before as they are.
+
+    GX's template passes the table's rows through `render_bootstrap_table_data`, which renders
+    each cell with GX's templates; here it does that for the rows in the document (the new
+    runs), then lists every run's row in the ledger's order.
+    """
+
+    @pass_context
+    def render_bootstrap_table_data(
+        self,
+        context: Any,
+        table_data: Iterable[dict],
+        index: Any | None = None,
+        content_block_id: str | None = None,
+    ):
+        rendered = super().render_bootstrap_table_data(context, table_data, index, content_block_id)
+        rows: _IndexRows | None = context.get(_INDEX_ROWS)
+        if rows is None:
+            return rendered
+        rows.rendered.update({row["_table_row_link_path"]: row for row in rendered})
+        return [rows.rendered.get(path) or rows.kept[path] for path in rows.paths]
 
 
 @functools.cache
@@ -279,9 +365,11 @@ def update_index(site_dir: Path, entries: list[dict], limit: int = INDEX_LIMIT) 
             _site_store(site_dir).copy_static_assets()
         copy_vendored_assets(site_dir)
         ledger = merge_ledger(read_ledger(site_dir), entries, limit)
-        _write_atomically(site_dir / _LEDGER, json.dumps(ledger, indent=1))
+        html = localize_assets(render_index(ledger, site_dir), "index.html")  # rows: in ledger
+        # No indent: json's C encoder (the rows' HTML makes the ledger about 200 kB).
+        _write_atomically(site_dir / _LEDGER, json.dumps(ledger))
         index = site_dir / "index.html"
-        _write_atomically(index, localize_assets(render_index(ledger, site_dir), "index.html"))
+        _write_atomically(index, html)
     return index
 
 

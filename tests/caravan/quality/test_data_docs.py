@@ -15,6 +15,8 @@ from pathlib import Path
 import great_expectations.expectations as gxe
 import pandas as pd
 import pytest
+from great_expectations.render.renderer import SiteIndexPageRenderer
+from great_expectations.render.view import DefaultJinjaIndexPageView
 
 from caravan.quality.docs import (
     ASSETS_DIR,
@@ -22,10 +24,12 @@ from caravan.quality.docs import (
     VENDOR_DIR,
     DataDocs,
     copy_vendored_assets,
+    index_links,
     localize_assets,
     merge_ledger,
     read_ledger,
     render_index,
+    row_renderer,
 )
 from caravan.quality.gate import Check, GateFailed, run_gate, validate_batch
 from caravan.quality.names import gate_page
@@ -170,6 +174,71 @@ def test_gates_in_parallel_processes_both_reach_the_index(tmp_path):
     assert all(page_of(url).exists() for url in urls)
     assert sorted(index_rows(docs)) == ["raw.shop_db.items", "raw.shop_db.orders"]
     assert len(read_ledger(docs.site_dir)) == 2
+
+
+def gx_index(ledger: list[dict]) -> str:
+    """The index GX renders from every run of the ledger at once (no row kept)."""
+    page = DefaultJinjaIndexPageView().render(
+        SiteIndexPageRenderer.render(index_links(ledger)), show_how_to_buttons=False
+    )
+    return localize_assets(page, "index.html")
+
+
+def same_page(html: str) -> str:
+    """GX stamps some links with the time it rendered them (`?d=…`)."""
+    return re.sub(r"\?d=\d{8}T\d{6}\.\d{6}Z", "?d=…", html)
+
+
+def test_index_from_kept_rows_is_the_page_gx_renders_from_all_runs(tmp_path):
+    docs = DataDocs(tmp_path / "data_docs", tmp_path / "gx")
+    gate(docs, entity="orders", run_id="run-1")
+    gate(docs, entity="customers", run_id="run-1")
+    gate(docs, entity="orders", run_id="run-2")
+
+    ledger = read_ledger(docs.site_dir)
+    # Each run's row, as GX rendered it when it was new, is kept for the next index.
+    assert [entry["row_renderer"] for entry in ledger] == [row_renderer()] * 3
+    assert [entry["row"]["_batch_identifier_sort"] for entry in ledger] == [
+        "raw.shop_db-orders.ds=2026-11-03",
+        "raw.shop_db-customers.ds=2026-11-03",
+        "raw.shop_db-orders.ds=2026-11-03",
+    ]
+    assert [entry["row"]["run_name"] for entry in ledger] == ["run-2", "run-1", "run-1"]
+    written = docs.index_path.read_text(encoding="utf-8")
+    assert same_page(written) == same_page(gx_index(ledger))
+    assert index_rows(docs) == ["raw.shop_db.orders", "raw.shop_db.customers", "raw.shop_db.orders"]
+
+
+def test_the_next_gate_lists_the_kept_rows_as_they_are(tmp_path):
+    docs = DataDocs(tmp_path / "data_docs", tmp_path / "gx")
+    gate(docs, entity="orders", run_id="run-1")
+    ledger_file = docs.site_dir / ".caravan_index.json"
+    ledger = json.loads(ledger_file.read_text())
+    ledger[0]["row"]["run_name"] = "as kept"  # what GX would not render from the run
+    ledger_file.write_text(json.dumps(ledger))
+
+    gate(docs, entity="customers", run_id="run-2")
+
+    html = docs.index_path.read_text(encoding="utf-8")
+    assert "'run_name': 'as kept'" in html
+    assert "'run_name': 'run-2'" in html  # the new run's row, rendered by GX
+    assert "'run_name': 'run-1'" not in html
+
+
+def test_a_row_another_renderer_kept_is_rendered_again(tmp_path):
+    docs = DataDocs(tmp_path / "data_docs", tmp_path / "gx")
+    gate(docs, entity="orders")
+    [entry] = read_ledger(docs.site_dir)
+    # As another GX version (or another time zone) left it.
+    stale = {**entry, "row_renderer": "great_expectations 0.18.0, Asia/Tokyo"}
+    stale["row"] = {**entry["row"], "run_time": "2026-11-03 09:00:00 JST"}
+
+    html = render_index([stale], docs.site_dir)
+
+    assert "JST" not in html
+    assert stale["row_renderer"] == row_renderer()
+    assert stale["row"] == entry["row"]
+    assert same_page(localize_assets(html, "index.html")) == same_page(gx_index([entry]))
 
 
 def entry(path: str, minute: int) -> dict:
