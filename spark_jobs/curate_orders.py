@@ -8,6 +8,9 @@ latest version. Products and customers are the shop's snapshots as of the end of
 `customer_key` is the normalised email's hash: the key the identity resolution
 job keeps across shop, CRM and web ids (email first). The customers output carries the
 key, never the email or the names.
+
+`run` stages one ds, `run_range` many in one Spark job per output; the transforms keep
+the rows of each `ds` (a column the run's frames carry) apart.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from pyspark.sql import functions as F
 
 from caravan.lake import Lake, Partition
 from spark_jobs.common.columns import customer_key, utc_timestamp, utm_param
-from spark_jobs.common.io import main_args, read_raw, write_staged
+from spark_jobs.common.io import (
+    check_dates,
+    main_args,
+    partition_keys,
+    read_raw_days,
+    stage_days,
+)
 from spark_jobs.common.session import get_session
 
 OUTPUT = ("sales", "orders")
@@ -48,11 +57,13 @@ MONEY = "decimal(18,2)"
 
 def transform_orders(orders: DataFrame, items: DataFrame, customers: DataFrame) -> DataFrame:
     """One row per order: gross = Σ quantity × unit price, net = gross − discount."""
-    totals = items.groupBy("order_id").agg(
+    keys = partition_keys(orders)
+    totals = items.groupBy(*keys, "order_id").agg(
         F.sum(F.col("quantity") * F.col("unit_price").cast(MONEY)).cast(MONEY).alias("gross"),
         F.sum("quantity").alias("units"),
     )
     people = customers.select(
+        *keys,
         "customer_id",
         customer_key(F.col("email")).alias("customer_key"),
         F.col("region"),
@@ -61,8 +72,8 @@ def transform_orders(orders: DataFrame, items: DataFrame, customers: DataFrame) 
     gross = F.coalesce(F.col("gross"), F.lit(0).cast(MONEY))
     discount = F.col("discount_amount").cast(MONEY)
     return (
-        orders.join(totals, "order_id", "left")
-        .join(people, "customer_id", "left")
+        orders.join(totals, [*keys, "order_id"], "left")
+        .join(people, [*keys, "customer_id"], "left")
         .select(
             F.col("order_id").cast("string").alias("order_id"),
             F.col("customer_id").cast("string").alias("customer_id"),
@@ -82,6 +93,7 @@ def transform_orders(orders: DataFrame, items: DataFrame, customers: DataFrame) 
             utm_param(F.col("landing_site"), "utm_source").alias("utm_source"),
             utm_param(F.col("landing_site"), "utm_medium").alias("utm_medium"),
             utm_param(F.col("landing_site"), "utm_campaign").alias("utm_campaign"),
+            *keys,
         )
     )
 
@@ -102,6 +114,7 @@ def transform_order_items(items: DataFrame) -> DataFrame:
         # A line is created with its order: its created_at is when the order was placed.
         F.to_date(utc_timestamp(F.col("created_at"))).alias("order_date"),
         utc_timestamp(F.col("updated_at")).alias("updated_at"),
+        *partition_keys(items),
     )
 
 
@@ -122,6 +135,7 @@ def transform_products(products: DataFrame) -> DataFrame:
         "category",
         F.col("price").cast(MONEY).alias("price"),
         *created_and_updated_at(),
+        *partition_keys(products),
     )
 
 
@@ -132,12 +146,21 @@ def transform_customers(customers: DataFrame) -> DataFrame:
         customer_key(F.col("email")).alias("customer_key"),
         "region",
         *created_and_updated_at(),
+        *partition_keys(customers),
     )
 
 
 def run(spark, lake: Lake, ds: str) -> list[Partition]:
+    """Stage ds's orders, order items, products and customers."""
+    return run_range(spark, lake, [ds])
+
+
+def run_range(spark, lake: Lake, dates: list[str]) -> list[Partition]:
+    """Stage every ds of `dates`, one Spark job per output, each partition as `run` does."""
+    dates = check_dates(dates)
+
     def raw(entity: str, schema: str) -> DataFrame:
-        return read_raw(spark, lake, "shop_db", entity, ds, schema)
+        return read_raw_days(spark, lake, "shop_db", entity, dates, schema)
 
     orders = raw("orders", ORDERS_SCHEMA)
     items = raw("order_items", ORDER_ITEMS_SCHEMA)
@@ -148,16 +171,15 @@ def run(spark, lake: Lake, ds: str) -> list[Partition]:
         PRODUCTS: transform_products(raw("products", PRODUCTS_SCHEMA)),
         CUSTOMERS: transform_customers(customers),
     }
-    partitions = []
-    for output, frame in outputs.items():
-        partitions.append(Partition("curated", *output, ds))
-        write_staged(frame, lake, partitions[-1])
-    return partitions
+    staged = [
+        stage_days(frame, lake, "curated", *output, dates) for output, frame in outputs.items()
+    ]
+    return [p for day in zip(*staged, strict=True) for p in day]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = main_args(argv, __doc__.splitlines()[0])
-    run(get_session("curate_orders", args.remote), Lake(args.lake), args.ds)
+    run_range(get_session("curate_orders", args.remote), Lake(args.lake), args.dates)
     return 0
 
 

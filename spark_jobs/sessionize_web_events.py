@@ -6,6 +6,9 @@ every session with an event on ds, as known at the end of ds; reading ds−1 kee
 the true start (landing page, traffic source) of a session that crossed midnight.
 Such a session is in both days' partitions and readers keep its latest one, as GA4
 counts a session on every day it was active. See docs/transforms.md.
+
+`run` stages one ds, `run_range` many in one Spark job: each day's events are read once
+and serve both that day's sessions and the next day's, as the day-by-day runs read them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from spark_jobs.common.columns import (
     url_path,
     utm_param,
 )
-from spark_jobs.common.io import history, main_args, read_raw_days, write_staged
+from spark_jobs.common.io import (
+    check_dates,
+    main_args,
+    read_raw_days,
+    serve,
+    stage_days,
+    windows,
+)
 from spark_jobs.common.session import get_session
 
 OUTPUT = ("web", "sessions")
@@ -49,9 +59,18 @@ def event_param(name: str) -> F.Column:
     return F.filter("event_params", lambda p: p["key"] == name)[0]["value"]["string_value"]
 
 
-def transform_sessions(events: DataFrame, ds: str) -> DataFrame:
-    """Sessions with an event on `ds` from events tagged with their partition's `ds`."""
+def transform_sessions(events: DataFrame, ds: str | None = None) -> DataFrame:
+    """Sessions with an event on `ds` from events tagged with their partition's `ds`.
+
+    Without `ds` (a run's frames, see `io.serve`): each event carries the output day it
+    serves in `ds` and its own partition's in `partition_ds`, and every output day gets its
+    sessions, from its own events only, in one frame with its `ds`.
+    """
+    if ds is not None:
+        events = events.withColumnRenamed("ds", "partition_ds").withColumn("ds", F.lit(ds))
+        return transform_sessions(events).drop("ds")
     visits = events.select(
+        "ds",
         "user_pseudo_id",
         "user_id",
         "event_name",
@@ -59,11 +78,11 @@ def transform_sessions(events: DataFrame, ds: str) -> DataFrame:
         event_param("page_location").alias("page_location"),
         F.col("device.category").alias("device"),
         F.col("ecommerce.transaction_id").alias("transaction_id"),
-        (F.col("ds") == ds).alias("on_ds"),
+        (F.col("partition_ds") == F.col("ds")).alias("on_ds"),
     )
     # Equal timestamps are one session whatever their order; the rest of the order
     # only makes "first event" deterministic.
-    in_time = Window.partitionBy("user_pseudo_id").orderBy(
+    in_time = Window.partitionBy("ds", "user_pseudo_id").orderBy(
         "event_timestamp", "event_name", "page_location"
     )
     gap = F.col("event_timestamp") - F.lag("event_timestamp").over(in_time)
@@ -75,7 +94,7 @@ def transform_sessions(events: DataFrame, ds: str) -> DataFrame:
     )
     first_event = F.struct("event_timestamp", "event_name", "page_location")
     signed_in = F.when(F.col("user_id").isNotNull(), first_event)
-    sessions = starts.groupBy("user_pseudo_id", "session_number").agg(
+    sessions = starts.groupBy("ds", "user_pseudo_id", "session_number").agg(
         F.min("event_timestamp").alias("start_micros"),
         F.max("event_timestamp").alias("end_micros"),
         F.min_by("user_id", signed_in).alias("user_id"),
@@ -118,21 +137,28 @@ def transform_sessions(events: DataFrame, ds: str) -> DataFrame:
             "device",
             *CONVERSIONS,
             "transaction_ids",
+            "ds",
         )
     )
 
 
 def run(spark, lake: Lake, ds: str) -> Partition:
-    days = [*history(lake, "raw", "web_analytics", "events", ds, HISTORY_DAYS), ds]
+    """Stage ds's sessions (from the events of ds−1, when published, and ds)."""
+    return run_range(spark, lake, [ds])[0]
+
+
+def run_range(spark, lake: Lake, dates: list[str]) -> list[Partition]:
+    """Stage the sessions of every ds of `dates` in one Spark job, each as `run` does."""
+    dates = check_dates(dates)
+    reads = windows(lake, "raw", "web_analytics", "events", dict.fromkeys(dates, HISTORY_DAYS))
+    days = sorted({day for read in reads.values() for day in read})
     events = read_raw_days(spark, lake, "web_analytics", "events", days, EVENTS_SCHEMA)
-    partition = Partition("curated", *OUTPUT, ds)
-    write_staged(transform_sessions(events, ds), lake, partition)
-    return partition
+    return stage_days(transform_sessions(serve(events, reads)), lake, "curated", *OUTPUT, dates)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = main_args(argv, __doc__.splitlines()[0])
-    run(get_session("sessionize_web_events", args.remote), Lake(args.lake), args.ds)
+    run_range(get_session("sessionize_web_events", args.remote), Lake(args.lake), args.dates)
     return 0
 
 

@@ -9,6 +9,9 @@ zero. Both platforms' partitions hold their lookback days too (restated figures)
 
 raw/google_ads/campaigns + raw/meta_ads/campaigns → curated/marketing/campaigns: both
 platforms' campaign snapshots as of ds in one schema, ids as the spend rows carry them.
+
+`run` stages one ds, `run_range` many in one Spark job; the transforms keep the rows of
+each `ds` (a column the run's frames carry) apart.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from pyspark.sql import functions as F
 from caravan.lake import Lake, Partition
 from caravan.settings import get_settings
 from spark_jobs.common.columns import utc_timestamp
-from spark_jobs.common.io import main_args, read_raw, write_staged
+from spark_jobs.common.io import (
+    check_dates,
+    main_args,
+    partition_keys,
+    read_raw_days,
+    stage_days,
+)
 from spark_jobs.common.session import get_session
 
 OUTPUT = ("marketing", "ad_spend_daily")
@@ -93,14 +102,14 @@ def transform_google_ads(performance: DataFrame, currency: str) -> DataFrame:
         F.col("metrics.impressions").cast("bigint").alias("impressions"),
         F.col("metrics.clicks").cast("bigint").alias("clicks"),
         F.col("metrics.conversions").cast("decimal(18,4)").alias("conversions"),
+        *partition_keys(performance),
     )
 
 
-def transform_meta_ads(
-    insights: DataFrame, rates: DataFrame, currency: str
-) -> tuple[DataFrame, DataFrame]:
-    """Meta campaign-days in the unified schema, spend converted to `currency` at the
-    day's rate (half up to cents); and the rows without a rate, with the reason."""
+def rate_meta_ads(insights: DataFrame, rates: DataFrame, currency: str) -> DataFrame:
+    """Meta campaign-days with the day's rate to `currency` (`applied_rate`; 1 for the
+    reporting currency itself, null when the rates have none)."""
+    keys = partition_keys(insights)
     purchases = F.expr(
         "aggregate(filter(actions, a -> a.action_type = 'purchase'),"
         " cast(0 as decimal(18,4)),"
@@ -117,26 +126,37 @@ def transform_meta_ads(
         F.col("impressions").cast("bigint").alias("impressions"),
         F.col("clicks").cast("bigint").alias("clicks"),
         F.coalesce(purchases, F.lit(0).cast("decimal(18,4)")).alias("conversions"),
+        *keys,
     )
     day_rates = rates.where(F.col("quote_currency") == currency).select(
         F.to_date("date").alias("spend_date"),
         F.col("currency").alias("account_currency"),
         F.col("rate").cast("decimal(18,6)").alias("rate"),
+        *keys,
     )
     rate = F.when(F.col("account_currency") == currency, F.lit(1).cast("decimal(18,6)")).otherwise(
         F.col("rate")
     )
-    joined = days.join(day_rates, ["spend_date", "account_currency"], "left").withColumn(
+    return days.join(day_rates, [*keys, "spend_date", "account_currency"], "left").withColumn(
         "applied_rate", rate
     )
-    converted = joined.where(F.col("applied_rate").isNotNull()).select(
+
+
+def converted_meta_ads(rated: DataFrame, currency: str) -> DataFrame:
+    """The rated rows in the unified schema, spend at the day's rate, half up to cents."""
+    return rated.where(F.col("applied_rate").isNotNull()).select(
         *[c for c in SPEND_COLUMNS if c not in ("currency", "spend")],
         F.lit(currency).alias("currency"),
         F.round(F.col("account_spend") * F.col("applied_rate"), 2)
         .cast("decimal(18,6)")
         .alias("spend"),
+        *partition_keys(rated),
     )
-    missing = joined.where(F.col("applied_rate").isNull()).select(
+
+
+def missing_rate(rated: DataFrame, currency: str) -> DataFrame:
+    """The rows without a rate, with the reason: for the quarantine."""
+    return rated.where(F.col("applied_rate").isNull()).select(
         F.concat(
             F.lit("no rate from "),
             F.col("account_currency"),
@@ -149,15 +169,26 @@ def transform_meta_ads(
         "campaign_id",
         "account_currency",
         "account_spend",
+        *partition_keys(rated),
     )
-    return converted.select(SPEND_COLUMNS), missing
+
+
+def transform_meta_ads(
+    insights: DataFrame, rates: DataFrame, currency: str
+) -> tuple[DataFrame, DataFrame]:
+    """Meta campaign-days in the unified schema, spend converted to `currency` at the
+    day's rate (half up to cents); and the rows without a rate, with the reason."""
+    rated = rate_meta_ads(insights, rates, currency)
+    converted = converted_meta_ads(rated, currency)
+    return converted.select(*SPEND_COLUMNS, *partition_keys(rated)), missing_rate(rated, currency)
 
 
 def transform_unify(*platforms: DataFrame) -> DataFrame:
     """All platforms' spend in one frame, one row per date × platform × campaign."""
-    unified = platforms[0].select(SPEND_COLUMNS)
+    columns = [*SPEND_COLUMNS, *partition_keys(platforms[0])]
+    unified = platforms[0].select(columns)
     for frame in platforms[1:]:
-        unified = unified.unionByName(frame.select(SPEND_COLUMNS))
+        unified = unified.unionByName(frame.select(columns))
     return unified
 
 
@@ -167,6 +198,7 @@ def transform_campaigns(google: DataFrame, meta: DataFrame) -> DataFrame:
     Statuses and objectives lower-cased (Google's advertising channel type is its
     objective); Google's campaign resource has no creation time, so created_at is null.
     """
+    keys = partition_keys(google)
     google_campaigns = google.select(
         F.lit("google_ads").alias("platform"),
         F.col("campaign.id").alias("campaign_id"),
@@ -175,6 +207,7 @@ def transform_campaigns(google: DataFrame, meta: DataFrame) -> DataFrame:
         F.lower("campaign.status").alias("status"),
         F.lower("campaign.advertisingChannelType").alias("objective"),
         F.lit(None).cast("timestamp_ntz").alias("created_at"),
+        *keys,
     )
     meta_campaigns = meta.select(
         F.lit("meta_ads").alias("platform"),
@@ -184,39 +217,48 @@ def transform_campaigns(google: DataFrame, meta: DataFrame) -> DataFrame:
         F.lower("status").alias("status"),
         F.lower("objective").alias("objective"),
         utc_timestamp(F.col("created_time")).alias("created_at"),
+        *keys,
     )
-    return google_campaigns.unionByName(meta_campaigns).select(CAMPAIGN_COLUMNS)
+    return google_campaigns.unionByName(meta_campaigns).select(*CAMPAIGN_COLUMNS, *keys)
 
 
 def run(spark, lake: Lake, ds: str, currency: str | None = None) -> list[Partition]:
-    """Google Ads accounts report in the reporting currency here; Meta's are converted."""
+    """Stage ds's spend (and quarantine) and campaigns; returns the curated partitions."""
+    return run_range(spark, lake, [ds], currency)
+
+
+def run_range(spark, lake: Lake, dates: list[str], currency: str | None = None) -> list[Partition]:
+    """Stage every ds of `dates`, one Spark job per output, each partition as `run` stages
+    it. Google Ads accounts report in the reporting currency here; Meta's are converted."""
+    dates = check_dates(dates)
     currency = currency or get_settings().reporting_currency
-    performance = read_raw(
-        spark, lake, "google_ads", "campaign_performance", ds, GOOGLE_ADS_PERFORMANCE_SCHEMA
+
+    def raw(source: str, entity: str, schema: str) -> DataFrame:
+        return read_raw_days(spark, lake, source, entity, dates, schema)
+
+    rated = rate_meta_ads(
+        raw("meta_ads", "insights", META_INSIGHTS_SCHEMA),
+        raw("fx_rates", "rates", FX_RATES_SCHEMA),
+        currency,
     )
-    insights = read_raw(spark, lake, "meta_ads", "insights", ds, META_INSIGHTS_SCHEMA)
-    rates = read_raw(spark, lake, "fx_rates", "rates", ds, FX_RATES_SCHEMA)
-    google_campaigns = read_raw(
-        spark, lake, "google_ads", "campaigns", ds, GOOGLE_ADS_CAMPAIGNS_SCHEMA
+    google = transform_google_ads(
+        raw("google_ads", "campaign_performance", GOOGLE_ADS_PERFORMANCE_SCHEMA), currency
     )
-    meta_campaigns = read_raw(spark, lake, "meta_ads", "campaigns", ds, META_CAMPAIGNS_SCHEMA)
-    meta, missing_rate = transform_meta_ads(insights, rates, currency)
-    partition = Partition("curated", *OUTPUT, ds)
-    write_staged(
-        transform_unify(transform_google_ads(performance, currency), meta), lake, partition
+    spend = transform_unify(google, converted_meta_ads(rated, currency))
+    partitions = stage_days(spend, lake, "curated", *OUTPUT, dates)
+    # Staged only for a ds with rows (no empty quarantine partition), with no job to ask first.
+    stage_days(missing_rate(rated, currency), lake, "quarantine", *QUARANTINE, dates, optional=True)
+    campaigns = transform_campaigns(
+        raw("google_ads", "campaigns", GOOGLE_ADS_CAMPAIGNS_SCHEMA),
+        raw("meta_ads", "campaigns", META_CAMPAIGNS_SCHEMA),
     )
-    quarantine = Partition("quarantine", *QUARANTINE, ds)
-    lake.clear(lake.staging_path(quarantine))
-    if not missing_rate.isEmpty():
-        write_staged(missing_rate, lake, quarantine)
-    campaigns = Partition("curated", *CAMPAIGNS, ds)
-    write_staged(transform_campaigns(google_campaigns, meta_campaigns), lake, campaigns)
-    return [partition, campaigns]
+    staged = stage_days(campaigns, lake, "curated", *CAMPAIGNS, dates)
+    return [p for pair in zip(partitions, staged, strict=True) for p in pair]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = main_args(argv, __doc__.splitlines()[0])
-    run(get_session("unify_ad_spend", args.remote), Lake(args.lake), args.ds)
+    run_range(get_session("unify_ad_spend", args.remote), Lake(args.lake), args.dates)
     return 0
 
 

@@ -52,6 +52,10 @@ def get_session(app_name: str = "caravan", remote: str | None = None) -> SparkSe
     return (
         builder.master("local[*]")
         .config("spark.sql.shuffle.partitions", "4")
+        # A day is small: compiling each query's stages to Java (Janino) costs about what
+        # the generated code saves. Measured (bench/README.md): the demo's week of
+        # transforms about 5 % faster without it, SF1 (one-day and range runs) no slower.
+        .config("spark.sql.codegen.wholeStage", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")
