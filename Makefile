@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format up manifest docs quality bench bench-spark bench-cosmos clean check-java
+.PHONY: setup demo test lint format up docs quality bench bench-spark bench-chain bench-gates clean check-java
 
 setup: $(STAMP)
 
@@ -25,8 +25,9 @@ check-java:
 demo: setup check-java
 	$(BIN)/caravan demo
 
+# PYTEST_ARGS adds to pyproject's options, e.g. `make test PYTEST_ARGS=--durations=25`.
 test: setup check-java
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -38,9 +39,6 @@ format: setup
 
 up: setup check-java
 	$(BIN)/caravan up
-
-manifest: setup
-	$(BIN)/caravan manifest
 
 # dbt's docs site for the demo's warehouse (after `make demo`): .caravan/dbt_docs/static_index.html
 docs: setup
@@ -58,9 +56,13 @@ bench: setup
 bench-spark: setup check-java
 	$(BIN)/python bench/spark_jobs.py
 
-# Cosmos's cost per dbt node in Airflow against plain `dbt build` (a 2-day demo warehouse).
-bench-cosmos: setup check-java
-	$(BIN)/python bench/cosmos_dbt.py
+# The demo's days through Airflow and as the bare steps: what Airflow adds.
+bench-chain: setup check-java
+	$(BIN)/python bench/chain.py
+
+# What one quality gate costs, by kind and phase (on the demo's partitions: after `make demo`).
+bench-gates: setup
+	$(BIN)/python bench/gates.py --repeat 15
 
 lock:
 	$(BIN)/uv pip compile --quiet requirements.in --python-version 3.11 -o requirements.txt

@@ -2,17 +2,17 @@
 ### Ingest a source into the lake's raw zone
 
 One `ingest_<source>` DAG per entry of `dags/sources.yaml` (this file is the
-registry-driven factory). For each entity, every run:
+registry-driven factory). A source is delivered whole, every run:
 
-1. **extract** — pulls the records of its data interval from the source and
-   stages them (`staging/raw/...`); records that cannot be loaded go to
-   quarantine with the reason;
-2. **gate** — a Great Expectations checkpoint over the staged partition; a
-   failed `error` expectation stops here and nothing is published;
-3. **publish** — moves the partition into `raw/` and writes `_manifest.json` last.
-
-When every entity is published, `announce` emits the source's Asset with the
-partition (`ds`) attached, which triggers `transform` for that `ds`.
+1. **extract** — pulls every entity's records of its data interval from the source and
+   stages them (`staging/raw/...`); records that cannot be loaded go to quarantine
+   with the reason;
+2. **gate** — a Great Expectations checkpoint over each staged partition (and the
+   source's quarantine threshold); a failed `error` expectation on any entity stops
+   here and nothing of the source is published;
+3. **publish** — moves every partition into `raw/`, each `_manifest.json` written last,
+   then emits the source's Asset with the partition (`ds`) attached, which triggers
+   `transform` for that `ds`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from pathlib import Path
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from caravan.assets import raw_asset
-from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, partition_ds
 from caravan.sources.registry import SourceSpec, load_registry
 
 REGISTRY = Path(__file__).with_name("sources.yaml")
 
 
 def build_ingest_dag(source: SourceSpec):
+    asset = raw_asset(source.name)
+
     @dag(
         dag_id=f"ingest_{source.name}",
         # A data interval per run (the day before the run): `ds` is a whole, past day.
@@ -41,37 +43,33 @@ def build_ingest_dag(source: SourceSpec):
         doc_md=__doc__,
     )
     def ingest():
-        published = []
-        for entity in source.entities.values():
+        @task
+        def extract(**context) -> list[dict]:
+            from airflow.sdk import Connection
 
-            @task(task_id=f"extract_{entity.name}")
-            def extract(entity_name: str, **context) -> dict:
-                from caravan.pipeline import ingest_steps
-
-                return ingest_steps.extract(source.name, entity_name, context)
-
-            @task(task_id=f"gate_{entity.name}", pool=WAREHOUSE_POOL)
-            def gate(staged: dict, **context) -> dict:
-                from caravan.pipeline import ingest_steps
-
-                return ingest_steps.gate(staged, context)
-
-            @task(task_id=f"publish_{entity.name}")
-            def publish(staged: dict, **context) -> dict:
-                from caravan.pipeline import ingest_steps
-
-                return ingest_steps.publish(staged, context)
-
-            published.append(publish(gate(extract(entity.name))))
-
-        @task(outlets=[raw_asset(source.name)])
-        def announce(manifests: list[dict], **context) -> None:
-            """Tell downstream DAGs this source's partition is published."""
             from caravan.pipeline import ingest_steps
 
-            ingest_steps.announce(raw_asset(source.name), manifests, context)
+            connection = Connection.get(source.conn_id)
+            return ingest_steps.extract(source.name, partition_ds(context), connection)
 
-        announce(published)
+        @task(pool=WAREHOUSE_POOL)
+        def gate(staged: list[dict], **context) -> list[dict]:
+            from caravan.pipeline import ingest_steps
+
+            return ingest_steps.gate(staged, context["run_id"], context)
+
+        @task(outlets=[asset])
+        def publish(staged: list[dict], **context) -> dict:
+            from caravan.pipeline import ingest_steps
+
+            published = ingest_steps.publish(staged, context["run_id"])
+            # Tell downstream DAGs this source's partition is published.
+            event = context["outlet_events"][asset]
+            event.extra = published
+            event.add_partitions(partition_ds(context))
+            return published
+
+        publish(gate(extract()))
 
     return ingest()
 

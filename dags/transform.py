@@ -11,6 +11,12 @@ with its manifest. Each published output emits its Asset, which triggers
 `attribute_orders` runs after the jobs whose output it reads (orders, sessions,
 identities) have published the same `ds`.
 
+A backfill can ask for a range run: triggered with `{"ds": first, "ds_end": last}`
+in its conf, each job runs once over every `ds` of the range (one Spark job per
+output instead of one per day), gates every partition, then publishes each whole
+with its manifest and emits its Asset for every `ds`, exactly as the one-day runs do.
+`caravan run --start --end --range` runs a chain that way.
+
 Spark runs in the task (`local[*]`), on a cluster through Spark Connect when
 `CARAVAN_SPARK_REMOTE` is set, or through `spark-submit` (the Spark provider's
 operator, the job code shipped as `--py-files`) when `CARAVAN_SPARK_SUBMIT_CONN_ID`
@@ -22,7 +28,7 @@ from __future__ import annotations
 from airflow.sdk import PartitionedAssetTimetable, dag, task
 
 from caravan.assets import CURATED, RAW, TRANSFORM_JOBS, TRANSFORM_UPSTREAMS
-from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, all_of
+from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, all_of, partition_dates
 from caravan.settings import get_settings
 
 # The run mode is the environment's: spark-submit through an Airflow `spark` connection
@@ -47,20 +53,29 @@ def transform():
         def run(job_name: str, **context) -> dict:
             from caravan.pipeline import transform_steps
 
-            return transform_steps.run_job(job_name, context)
+            return transform_steps.run_job(job_name, partition_dates(context))
 
         @task(task_id=f"gate_{job}", pool=WAREHOUSE_POOL)
         def gate(job_name: str, **context) -> None:
             from caravan.pipeline import transform_steps
 
-            transform_steps.gate(job_name, context)
+            transform_steps.gate(job_name, partition_dates(context), context["run_id"], context)
 
-        @task(task_id=f"publish_{job}", outlets=[CURATED[output] for output in job_outputs])
+        outlets = [CURATED[output] for output in job_outputs]
+
+        @task(task_id=f"publish_{job}", outlets=outlets)
         def publish(job_name: str, **context) -> dict:
             from caravan.pipeline import transform_steps
 
-            rows = transform_steps.publish(job_name, context)
-            transform_steps.announce(job_name, context)
+            dates = partition_dates(context)
+            rows = transform_steps.publish(job_name, dates, context["run_id"])
+            # One Asset event per published partition (its partition key); the extra names
+            # the run's ds, and its ds_end in a range run.
+            extra = {"ds": dates[0]} | ({"ds_end": dates[-1]} if len(dates) > 1 else {})
+            for output in TRANSFORM_JOBS[job_name]:
+                event = context["outlet_events"][CURATED[output]]
+                event.extra = extra
+                event.add_partitions(dates)
             return rows
 
         if SETTINGS.spark_submit_conn_id:

@@ -5,34 +5,28 @@ Triggered per `ds` once every curated entity has published that partition.
 
 1. **load** — replaces the `ds` of each `landing` table with the published
    curated partition (idempotent per `ds`);
-2. **dbt** — Cosmos renders the dbt project (from a manifest built ahead by
-   `make manifest`) as one task per model and snapshot, each running `dbt build`
-   for it in-process, tests included; incremental facts read the run's `ds`
-   (the `partition` task's result, passed as dbt's `ds` var);
-3. **gate** — Great Expectations checks on the marts as built;
+2. **dbt_build** — Cosmos runs the dbt project as one `dbt build` in-process: every
+   model, the snapshot, the data and unit tests, in dependency order; dbt stops the
+   models downstream of a failing test. Incremental facts read the run's `ds` (the
+   `load` task's result, passed as dbt's `ds` var). The task log lists each node's
+   result;
+3. **gate** — Great Expectations checks on every mart as built;
 4. **publish** — copies the marts into `analytics` in one transaction, so
    analysts see the new data only when every gate passed, and the old data
    otherwise.
 
-Every task that writes the DuckDB file runs in the one-slot `caravan_warehouse` pool.
+Every task writes the warehouse, so every task runs in the one-slot `caravan_warehouse` pool.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import PartitionedAssetTimetable, dag, task
-from cosmos import DbtTaskGroup
+from cosmos.operators.local import DbtBuildLocalOperator
 
 from caravan.assets import ANALYTICS, CURATED
-from caravan.dag_support import (
-    DEFAULT_ARGS,
-    START_DATE,
-    WAREHOUSE_POOL,
-    all_of,
-    partition_ds,
-)
+from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, all_of, partition_ds
 from caravan.settings import get_settings
-from caravan.warehouse import PUBLISHED_MARTS
-from caravan.warehouse.dbt import cosmos_configs
+from caravan.warehouse.dbt import cosmos_build_args
 
 
 @dag(
@@ -45,47 +39,32 @@ from caravan.warehouse.dbt import cosmos_configs
     doc_md=__doc__,
 )
 def warehouse():
-    @task
-    def partition(**context) -> str:
-        return partition_ds(context)
+    @task(pool=WAREHOUSE_POOL)
+    def load(**context) -> dict:
+        from caravan.pipeline import warehouse_steps
 
-    loads = []
-    for domain, entity in CURATED:
+        return warehouse_steps.load(partition_ds(context))
 
-        @task(task_id=f"load_{domain}__{entity}", pool=WAREHOUSE_POOL)
-        def load(domain_name: str, entity_name: str, **context) -> int:
-            from caravan.pipeline import warehouse_steps
-
-            return warehouse_steps.load(domain_name, entity_name, context)
-
-        loads.append(load(domain, entity))
-
-    dbt = DbtTaskGroup(
-        group_id="dbt",
-        default_args=DEFAULT_ARGS,
-        **cosmos_configs(
-            get_settings(), "{{ ti.xcom_pull(task_ids='partition') }}", WAREHOUSE_POOL
+    dbt_build = DbtBuildLocalOperator(
+        task_id="dbt_build",
+        **cosmos_build_args(
+            get_settings(), "{{ ti.xcom_pull(task_ids='load')['ds'] }}", WAREHOUSE_POOL
         ),
     )
 
-    gates = []
-    for mart in PUBLISHED_MARTS:
+    @task(pool=WAREHOUSE_POOL)
+    def gate(**context) -> None:
+        from caravan.pipeline import warehouse_steps
 
-        @task(task_id=f"gate_{mart}", pool=WAREHOUSE_POOL)
-        def gate(mart_name: str, **context) -> None:
-            from caravan.pipeline import warehouse_steps
-
-            warehouse_steps.gate(mart_name, context)
-
-        gates.append(gate(mart))
+        warehouse_steps.gate(partition_ds(context), context["run_id"], context)
 
     @task(pool=WAREHOUSE_POOL, outlets=[ANALYTICS])
     def publish(**context) -> None:
         from caravan.pipeline import warehouse_steps
 
-        warehouse_steps.publish(context)
+        warehouse_steps.publish(partition_ds(context))
 
-    partition() >> loads >> dbt >> gates >> publish()
+    load() >> dbt_build >> gate() >> publish()
 
 
 warehouse()

@@ -24,9 +24,11 @@ def _run(
     end: str,
     dag_ids: tuple[str, ...] | None = None,
     faults: Faults | None = None,
+    spark_range: bool = False,
 ) -> int:
     """Run the chain with a progress line per DAG run; everything else goes to the log."""
-    from caravan.runner import ChainFailed, date_range, output_to_file, run_chain
+    from caravan.lake import date_range
+    from caravan.runner import ChainFailed, output_to_file, run_chain
 
     dates = date_range(start, end)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -47,7 +49,14 @@ def _run(
             )
 
         try:
-            run_chain(settings, dates, dag_ids=dag_ids, on_result=progress, faults=faults)
+            run_chain(
+                settings,
+                dates,
+                dag_ids=dag_ids,
+                on_result=progress,
+                faults=faults,
+                spark_range=spark_range,
+            )
         except ChainFailed as failed:
             print(f"\nFAILED: {failed}", file=terminal)
             return 1
@@ -75,7 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"caravan run --plant: {bad}", file=sys.stderr)
             return 2
     dag_ids = tuple(args.dag or ()) or None
-    return _run(get_settings(), args.start, args.end or args.start, dag_ids, faults)
+    end = args.end or args.start
+    return _run(get_settings(), args.start, end, dag_ids, faults, spark_range=args.range)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -100,14 +110,6 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from caravan.summary import print_query
 
     return print_query(get_settings(), args.query)
-
-
-def cmd_manifest(args: argparse.Namespace) -> int:
-    from caravan.runner import build_manifest
-
-    build_manifest(get_settings())
-    print("dbt manifest built")
-    return 0
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -178,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the simulator serves bad records of CLASS (negative_cost, duplicate_key) from DAY"
         " (default: start) on, which the raw gate must stop (docs/alerts.md)",
     )
+    run.add_argument(
+        "--range",
+        action="store_true",
+        help="a backfill: run the transform once over start .. end (one Spark job per job"
+        " output), every partition still gated and published whole (docs/transforms.md)",
+    )
     run.set_defaults(func=cmd_run)
 
     sql = commands.add_parser("sql", help="query the warehouse (read-only)")
@@ -210,9 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER, metavar="ARGS")
     airflow.set_defaults(func=cmd_airflow)
-
-    manifest = commands.add_parser("manifest", help="build dbt's manifest for Cosmos")
-    manifest.set_defaults(func=cmd_manifest)
 
     docs = commands.add_parser(
         "docs", help="generate dbt's docs for the warehouse (run after `caravan demo`)"

@@ -1,4 +1,4 @@
-"""What every Caravan DAG shares: default arguments and how a task finds its partition."""
+"""What every Caravan DAG shares: default arguments and how a task finds its partition(s)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,21 @@ def partition_ds(context: dict) -> str:
     if start is None:
         raise ValueError(f"run {dag_run.run_id}: no ds in conf, no partition key, no data interval")
     return pendulum.instance(start).in_timezone("UTC").to_date_string()
+
+
+def partition_dates(context: dict) -> list[str]:
+    """The `ds` a run processes, or every `ds` from it to `ds_end` in the run's conf.
+
+    `ds_end` asks for a range run (the transform's backfill mode: one Spark job per job
+    over the range, every partition still gated and published whole, docs/transforms.md).
+    """
+    first = partition_ds(context)
+    end = (context["dag_run"].conf or {}).get("ds_end")
+    if not end:
+        return [first]
+    from caravan.lake import date_range  # the lake's fsspec only when a task asks
+
+    last = pendulum.parse(end).to_date_string()
+    if last < first:
+        raise ValueError(f"run {context['dag_run'].run_id}: ds_end {last} is before ds {first}")
+    return date_range(first, last)

@@ -7,8 +7,10 @@ chain them, with the `ds` passed in the run's conf.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,8 @@ from caravan.settings import Settings
 if TYPE_CHECKING:
     from caravan.simulator import Faults, RunningSimulator
 
+log = logging.getLogger(__name__)
+
 # After the ingest DAGs (one per registry entry), in the order the Assets chain them.
 DOWNSTREAM = ("transform", "warehouse")
 # Tokens the simulator's APIs accept (it checks only that one is sent).
@@ -34,7 +38,7 @@ SIMULATOR_TOKEN = "simulator-access-token"
 @dataclass(frozen=True)
 class DagRunResult:
     dag_id: str
-    ds: str
+    ds: str  # "first..last" for a range run
     state: str
     seconds: float
     failed_tasks: tuple[str, ...] = ()
@@ -42,13 +46,6 @@ class DagRunResult:
 
 class ChainFailed(RuntimeError):
     pass
-
-
-def date_range(start: str, end: str) -> list[str]:
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    if last < first:
-        raise ValueError(f"end {end} is before start {start}")
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def window(start: str, days: int) -> list[str]:
@@ -169,29 +166,6 @@ def embedded_sources(
                     os.environ[name] = value
 
 
-def ensure_manifest(settings: Settings) -> None:
-    """Build dbt's manifest when it is missing or older than the project's files."""
-    from caravan.warehouse.dbt import manifest_path
-
-    manifest = manifest_path(settings)
-    project = settings.dbt_project_dir
-    sources = [
-        p
-        for p in project.rglob("*")
-        if p.is_file() and p.relative_to(project).parts[0] not in ("target", "logs")
-    ]
-    if manifest.exists() and manifest.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
-        return
-    build_manifest(settings)
-
-
-def build_manifest(settings: Settings) -> None:
-    from caravan.warehouse.dbt import invoke_dbt
-
-    airflow_env.apply(settings)
-    invoke_dbt(settings, "parse", "--quiet")
-
-
 @contextmanager
 def output_to_file(log_file: Path) -> Iterator[TextIO]:
     """Send this process's stdout and stderr (Airflow's task logs, Spark's JVM) to a file;
@@ -200,6 +174,7 @@ def output_to_file(log_file: Path) -> Iterator[TextIO]:
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
@@ -221,15 +196,17 @@ def run_chain(
     dag_ids: tuple[str, ...] | None = None,
     on_result: Callable[[DagRunResult, int, int], None] | None = None,
     faults: Faults | None = None,
+    spark_range: bool = False,
 ) -> list[DagRunResult]:
     """Run each DAG of the chain for each date, in order; stop at the first failed run.
 
-    `faults` go to the simulator (when it serves the sources), e.g. planted bad records.
+    With `spark_range`, the `transform` DAG runs once for all the dates (a range run, conf
+    `ds` … `ds_end`: one Spark job per job output), after every date's ingest and before
+    every date's warehouse. `faults` go to the simulator (when it serves the sources),
+    e.g. planted bad records.
     """
     dag_ids = dag_ids or chain(settings)
     airflow_env.ensure_database(settings)
-    if "warehouse" in dag_ids:  # Cosmos renders the warehouse DAG from dbt's manifest
-        ensure_manifest(settings)
 
     from airflow.dag_processing.dagbag import DagBag
 
@@ -242,41 +219,75 @@ def run_chain(
             f"DAGs not found: {missing}; known: {sorted(dagbag.dags)}."
             + (f" DAG files failed to import:{errors}" if errors else "")
         )
+    runs = chain_runs(dag_ids, dates, spark_range)
     results: list[DagRunResult] = []
-    total = len(dates) * len(dag_ids)
-    with embedded_sources(settings, dates, faults), _spark_stopped_after():
-        for ds in dates:
-            for dag_id in dag_ids:
-                result = _run_dag(dagbag.get_dag(dag_id), ds)
-                results.append(result)
-                if on_result:
-                    on_result(result, len(results), total)
-                if result.state != "success":
-                    raise ChainFailed(
-                        f"{dag_id} failed for ds={ds} (tasks: {', '.join(result.failed_tasks)});"
-                        f" see {settings.logs_dir / 'run.log'}"
-                    )
+    spark_in_process = "transform" in dag_ids and not settings.spark_submit_conn_id
+    with embedded_sources(settings, dates, faults), spark_started_early(settings, spark_in_process):
+        for dag_id, days in runs:
+            result = _run_dag(dagbag.get_dag(dag_id), days)
+            results.append(result)
+            if on_result:
+                on_result(result, len(results), len(runs))
+            if result.state != "success":
+                raise ChainFailed(
+                    f"{dag_id} failed for ds={result.ds} (tasks: {', '.join(result.failed_tasks)});"
+                    f" see {settings.logs_dir / 'run.log'}"
+                )
     return results
 
 
+def chain_runs(
+    dag_ids: tuple[str, ...], dates: list[str], spark_range: bool = False
+) -> list[tuple[str, list[str]]]:
+    """The DAG runs of a chain, in order, each with the dates it processes: every DAG for
+    each date in turn; with `spark_range`, `transform` once over all the dates, after
+    every date's ingest and before every date's warehouse."""
+    if not spark_range or "transform" not in dag_ids:
+        return [(dag_id, [ds]) for ds in dates for dag_id in dag_ids]
+    at = dag_ids.index("transform")
+    before, after = dag_ids[:at], dag_ids[at + 1 :]
+    return [
+        *[(dag_id, [ds]) for ds in dates for dag_id in before],
+        ("transform", list(dates)),
+        *[(dag_id, [ds]) for ds in dates for dag_id in after],
+    ]
+
+
 @contextmanager
-def _spark_stopped_after() -> Iterator[None]:
-    """Stop the Spark session the transform tasks started in this process, if any."""
+def spark_started_early(settings: Settings, start_early: bool) -> Iterator[None]:
+    """Start the Spark session the transform tasks will reuse while the ingest DAGs run
+    (the JVM boots in a process of its own, on the other core), and stop it at the end."""
+    started: list = []
+    starter = None
+    if start_early:
+        from spark_jobs.common.session import get_session
+
+        def start() -> None:
+            try:
+                started.append(get_session("caravan-transform", settings.spark_remote))
+            except Exception:  # the first transform task starts it again and says why
+                log.warning("Could not start Spark ahead of the transform", exc_info=True)
+
+        starter = threading.Thread(target=start, name="spark-start", daemon=True)
+        starter.start()
     try:
         yield
     finally:
+        if starter is not None:
+            starter.join()
         if "pyspark.sql" in sys.modules:
             from pyspark.sql import SparkSession
 
-            session = SparkSession.getActiveSession()
-            if session is not None:
+            for session in {*started, SparkSession.getActiveSession()} - {None}:
                 session.stop()
 
 
-def _run_dag(dag, ds: str) -> DagRunResult:
+def _run_dag(dag, dates: list[str]) -> DagRunResult:
+    """One DAG run for `dates`: one `ds`, or a range run (`ds` … `ds_end` in its conf)."""
     started = time.monotonic()
-    logical_date = pendulum.parse(ds, tz="UTC")
-    dag_run = dag.test(logical_date=logical_date, run_conf={"ds": ds})
+    conf = {"ds": dates[0]} | ({"ds_end": dates[-1]} if len(dates) > 1 else {})
+    logical_date = pendulum.parse(dates[0], tz="UTC")
+    dag_run = dag.test(logical_date=logical_date, run_conf=conf)
     failed = tuple(
         sorted(
             ti.task_id
@@ -285,4 +296,5 @@ def _run_dag(dag, ds: str) -> DagRunResult:
         )
     )
     state = getattr(dag_run.state, "value", dag_run.state)
+    ds = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
     return DagRunResult(dag.dag_id, ds, str(state), time.monotonic() - started, failed)

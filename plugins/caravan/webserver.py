@@ -12,7 +12,7 @@ import time
 import urllib.request
 
 from caravan import airflow_env
-from caravan.runner import embedded_sources, ensure_manifest, window
+from caravan.runner import embedded_sources, window
 from caravan.settings import Settings
 
 URL = "http://localhost:8080"
@@ -51,7 +51,6 @@ def serve(settings: Settings, start: str, days: int) -> int:
     # SIGTERM (e.g. from a supervisor) unwinds like Ctrl-C, so Airflow and the simulator stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     airflow_env.ensure_database(settings)
-    ensure_manifest(settings)
     password = admin_password(settings)
     dates = window(start, days)
     log_path = settings.logs_dir / "standalone.log"

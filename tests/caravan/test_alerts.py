@@ -34,10 +34,10 @@ SMTP_USER = "alerts"
 SMTP_PASSWORD = "smtp-Pa55word-xyz"
 OPENAI_KEY = "sk-test-0123456789abcdef"
 SECRETS = (WEBHOOK_TOKEN, SMTP_PASSWORD, OPENAI_KEY)
-LOG_URL = "http://localhost:8080/dags/ingest_google_ads/runs/r/tasks/gate_campaign_performance"
+LOG_URL = "http://localhost:8080/dags/ingest_google_ads/runs/r/tasks/gate"
 
 
-def context(task_id: str = "gate_campaign_performance", exception=None) -> dict:
+def context(task_id: str = "gate", exception=None) -> dict:
     """What Airflow hands a failure callback: the parts the notifier reads."""
     ti = SimpleNamespace(
         dag_id="ingest_google_ads", task_id=task_id, run_id=RUN_ID, log_url=LOG_URL
@@ -116,12 +116,12 @@ def test_a_failed_gate_alerts_both_channels_with_expectation_column_and_sample_k
         '{"campaign_id": "21000002", "segments_date": "2026-11-02"}, '
         '{"campaign_id": "21000004", "segments_date": "2026-11-02"}'
     )
-    assert subject == "[Caravan] FAILED: ingest_google_ads.gate_campaign_performance ds=2026-11-02"
+    assert subject == "[Caravan] FAILED: ingest_google_ads.gate ds=2026-11-02"
     assert mail == (
-        "<pre>Caravan: ingest_google_ads.gate_campaign_performance failed (ds 2026-11-02)\n"
+        "<pre>Caravan: ingest_google_ads.gate failed (ds 2026-11-02)\n"
         "\n"
         "DAG:    ingest_google_ads\n"
-        "Task:   gate_campaign_performance\n"
+        "Task:   gate\n"
         "ds:     2026-11-02\n"
         f"Run:    {RUN_ID}\n"
         "\n"
@@ -136,10 +136,8 @@ def test_a_failed_gate_alerts_both_channels_with_expectation_column_and_sample_k
         f"Task log: {LOG_URL}</pre>"
     )
     assert slack.splitlines() == [
-        ":red_circle: *Caravan: ingest_google_ads.gate_campaign_performance failed"
-        " (ds 2026-11-02)*",
-        f"DAG `ingest_google_ads` · task `gate_campaign_performance` · ds `2026-11-02`"
-        f" · run `{RUN_ID}`",
+        ":red_circle: *Caravan: ingest_google_ads.gate failed (ds 2026-11-02)*",
+        f"DAG `ingest_google_ads` · task `gate` · ds `2026-11-02` · run `{RUN_ID}`",
         f"raw gate google_ads/campaign_performance ds=2026-11-02 run_id={RUN_ID}: "
         "failed (1 error, 0 warn of 1 checks)",
         "• [error] expect_column_values_to_be_between on column metrics_costMicros: 2 unexpected",
@@ -156,7 +154,7 @@ def test_secrets_in_an_error_message_are_redacted_in_both_messages(channels):
         f"POST {hook.url}{WEBHOOK_PATH}{WEBHOOK_TOKEN} failed with key {OPENAI_KEY}"
         f" and password {SMTP_PASSWORD}\nsecond line is not sent"
     )
-    alerts.on_task_failure(context(task_id="extract_campaign_performance", exception=error))
+    alerts.on_task_failure(context(task_id="extract", exception=error))
 
     slack, subject, mail = received(channels)
     # The connection password (the webhook path with its token) is what the masker knows.
@@ -183,10 +181,8 @@ def test_a_gate_passing_with_warnings_sends_one_warn_alert(channels):
 
     assert result.passed
     slack, subject, mail = received(channels)
-    assert subject == (
-        "[Caravan] WARNING: ingest_google_ads.gate_campaign_performance ds=2026-11-02"
-    )
-    assert slack.startswith(":warning: *Caravan: ingest_google_ads.gate_campaign_performance")
+    assert subject == ("[Caravan] WARNING: ingest_google_ads.gate ds=2026-11-02")
+    assert slack.startswith(":warning: *Caravan: ingest_google_ads.gate")
     line = "[warn] expect_column_values_to_not_be_null on column metrics_clicks: 1 unexpected"
     keys = '{"campaign_id": "21000004", "segments_date": "2026-11-02"}'
     assert f"• {line}\n    sample keys: `{keys}`" in slack
@@ -256,7 +252,7 @@ def test_a_plain_failure_names_the_exception_type_and_first_line_only():
     assert alert.what == "ValueError: bad field 'x'"
     assert (alert.dag_id, alert.task_id, alert.ds, alert.run_id, alert.failures) == (
         "ingest_google_ads",
-        "gate_campaign_performance",
+        "gate",
         DS,
         RUN_ID,
         (),

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from caravan.airflow_env import TASK_PRELOAD
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -30,3 +32,16 @@ def test_airflow_commands_see_caravans_dags_and_metadata_database(tmp_path):
     assert (
         config("database", "sql_alchemy_conn") == f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}"
     )
+    # The scheduler's workers start from a forkserver that has imported what tasks need.
+    assert config("scheduler", "mp_start_method") == "forkserver"
+    assert config("scheduler", "mp_forkserver_preload") == ",".join(TASK_PRELOAD)
+
+
+def test_every_module_the_scheduler_preloads_imports():
+    """The forkserver skips a preload module that fails to import, silently: import them
+    here, in a fresh interpreter as the forkserver does (the traceback names the module)."""
+    code = "\n".join(f"import {module}" for module in TASK_PRELOAD)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pendulum
 import pytest
 
-from caravan.dag_support import partition_ds
+from caravan.dag_support import partition_dates, partition_ds
 
 
 def run(conf=None, partition_key=None, run_id="manual__1") -> SimpleNamespace:
@@ -95,3 +95,19 @@ def test_a_malformed_conf_ds_is_refused():
 def test_no_ds_at_all_raises_naming_the_run():
     with pytest.raises(ValueError, match="run manual__7: no ds in conf"):
         partition_ds({"dag_run": run(run_id="manual__7")})
+
+
+def test_one_day_without_ds_end():
+    context = {"dag_run": run(conf={"ds": "2026-11-30"})}
+    assert partition_dates(context) == ["2026-11-30"]
+
+
+def test_ds_end_asks_for_every_day_from_ds_to_it_across_a_month_end():
+    context = {"dag_run": run(conf={"ds": "2026-11-29", "ds_end": "2026-12-02"})}
+    assert partition_dates(context) == ["2026-11-29", "2026-11-30", "2026-12-01", "2026-12-02"]
+
+
+def test_ds_end_before_ds_is_refused_naming_both():
+    context = {"dag_run": run(conf={"ds": "2026-11-03", "ds_end": "2026-11-01"})}
+    with pytest.raises(ValueError, match="ds_end 2026-11-01 is before ds 2026-11-03"):
+        partition_dates(context)

@@ -4,16 +4,14 @@ A subprocess because Airflow reads its configuration at import: the environment
 (AIRFLOW_HOME, CARAVAN_HOME, no examples) has to be set before `import airflow`,
 and a fresh interpreter is the only honest place to ask what parsing imported.
 
-The warehouse DAG renders dbt through Cosmos from `target/manifest.json`; the
-fixture builds it with `caravan manifest` in a copy of dbt_project/ (pointed at
-with CARAVAN_PROJECT_DIR), so the shared checkout's target/ is left alone.
+Parsing needs nothing built ahead: the warehouse DAG's dbt task is one Cosmos
+`dbt build`, which parses the project when it runs, not when the DAG is parsed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -64,6 +62,8 @@ PROBE = textwrap.dedent(
             "tags": sorted(dag.tags),
             "tasks": {
                 task.task_id: {
+                    "operator": type(task).__name__,
+                    "outlets": [getattr(o, "name", str(o)) for o in task.outlets],
                     "retries": task.retries,
                     "backoff": bool(task.retry_exponential_backoff),
                     "timeout": task.execution_timeout.total_seconds()
@@ -81,16 +81,15 @@ PROBE = textwrap.dedent(
 )
 
 
-def _environ(home: Path, project: Path) -> dict[str, str]:
+def environ(home: Path) -> dict[str, str]:
+    """A clean environment for a fresh Airflow home (nothing of the caller's Airflow)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CARAVAN_"))}
     env.update(
         {
             "CARAVAN_HOME": str(home),
-            "CARAVAN_PROJECT_DIR": str(project),
             "AIRFLOW_HOME": str(home / "airflow"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-            "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         }
@@ -98,32 +97,10 @@ def _environ(home: Path, project: Path) -> dict[str, str]:
     return env
 
 
-def environ_with_manifest(home: Path, project: Path) -> dict[str, str]:
-    """The environment of a project copy whose dbt manifest `caravan manifest` built (Cosmos
-    renders the warehouse DAG from it)."""
-    shutil.copytree(
-        REPO / "dbt_project",
-        project / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
-    )
-    env = _environ(home, project)
-    built = subprocess.run(
-        [str(VENV_BIN / "caravan"), "manifest"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
-    assert (project / "dbt_project" / "target" / "manifest.json").exists()
-    return env
-
-
 @pytest.fixture(scope="session")
 def parsed(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("caravan_home")
-    env = environ_with_manifest(home, tmp_path_factory.mktemp("project"))
-    return run_probe(PROBE, [str(DAGS), ",".join(HEAVY), ",".join(DAG_FILES)], env, home)
+    return run_probe(PROBE, [str(DAGS), ",".join(HEAVY), ",".join(DAG_FILES)], environ(home), home)
 
 
 def run_probe(probe: str, args: list[str], env: dict[str, str], cwd: Path) -> dict:
@@ -196,31 +173,27 @@ def test_every_task_retries_at_least_twice_with_backoff_and_a_timeout(parsed):
         for dag_id, info in parsed["dags"].items()
         for task_id, task in info["tasks"].items()
     }
-    assert len(tasks) > 20  # ingest 7 + 13, transform 6, warehouse with its dbt models
+    assert len(tasks) == 7 * 3 + 5 * 3 + 4  # ingest, transform, warehouse
     assert {name for name, task in tasks.items() if task["retries"] < 2} == set()
     assert {name for name, task in tasks.items() if not task["backoff"]} == set()
     assert {name for name, task in tasks.items() if task["timeout"] is None} == set()
 
 
-def test_ingest_dags_have_extract_gate_publish_per_entity_and_announce(parsed):
-    assert sorted(parsed["dags"]["ingest_google_ads"]["tasks"]) == sorted(
-        [
-            f"{step}_{entity}"
-            for entity in ("campaigns", "ad_groups", "campaign_performance")
-            for step in ("extract", "gate", "publish")
-        ]
-        + ["announce"]
-    )
-    entities = {"meta_ads": 3, "crm": 2, "web_analytics": 1, "shop_db": 4, "sales_ops": 1}
-    for source, count in entities.items():
-        assert len(parsed["dags"][f"ingest_{source}"]["tasks"]) == count * 3 + 1, source
+def test_each_ingest_dag_extracts_gates_and_publishes_its_source_whole(parsed):
+    for source in ("google_ads", "meta_ads", "crm", "web_analytics", "shop_db", "sales_ops"):
+        tasks = parsed["dags"][f"ingest_{source}"]["tasks"]
+        assert sorted(tasks) == ["extract", "gate", "publish"], source
+        # Only the gate writes the warehouse (its results); publish announces the Asset.
+        assert tasks["gate"]["pool"] == WAREHOUSE_POOL
+        assert tasks["publish"]["outlets"] == [f"caravan.raw.{source}"]
 
 
-def test_every_warehouse_task_writes_through_the_one_slot_pool(parsed):
-    pools = {task_id: t["pool"] for task_id, t in parsed["dags"]["warehouse"]["tasks"].items()}
-    assert any(task_id.startswith("dbt.") for task_id in pools)  # Cosmos rendered the models
-    # `partition` only works out the run's ds.
-    assert {task_id for task_id, pool in pools.items() if pool != WAREHOUSE_POOL} == {"partition"}
+def test_the_warehouse_dag_loads_builds_gates_and_publishes_through_the_one_slot_pool(parsed):
+    tasks = parsed["dags"]["warehouse"]["tasks"]
+    assert sorted(tasks) == ["dbt_build", "gate", "load", "publish"]
+    assert tasks["dbt_build"]["operator"] == "DbtBuildLocalOperator"  # Cosmos, one dbt build
+    assert {task_id for task_id, task in tasks.items() if task["pool"] != WAREHOUSE_POOL} == set()
+    assert tasks["publish"]["outlets"] == ["caravan.warehouse.analytics"]
 
 
 def test_airflow_itself_imports_none_of_the_heavy_modules(parsed):

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from tests.dags.test_dag_integrity import DAGS, HEAVY, _environ, run_probe
+from tests.dags.test_dag_integrity import DAGS, HEAVY, environ, run_probe
 
 PROBE = textwrap.dedent(
     """
@@ -35,7 +35,7 @@ JOBS = (
 
 
 def parse_transform(tmp_path, **settings) -> dict:
-    env = {**_environ(tmp_path, tmp_path), **settings}
+    env = {**environ(tmp_path), **settings}
     return run_probe(PROBE, [str(DAGS / "transform.py"), ",".join(HEAVY)], env, tmp_path)
 
 

@@ -40,7 +40,7 @@ SMTP_USER, SMTP_PASSWORD = "alerts", "smtp-Pa55word-xyz"
 OPENAI_KEY = "sk-test-0123456789abcdef"
 SECRETS = (WEBHOOK_TOKEN, SMTP_PASSWORD, OPENAI_KEY)
 EXPECTATION = "expect_column_values_to_be_between"
-TASK = "gate_campaign_performance"
+TASK = "gate"  # every entity of the source is gated in one task
 
 
 def partition(home: Path, day: date) -> Path:
@@ -94,15 +94,18 @@ def test_the_planted_day_fails_at_its_gate_and_the_chain_stops(run):
     assert any(f"{CLEAN}  ingest_google_ads" in line and " ok " in line for line in lines)
     assert any(f"{PLANTED}  ingest_google_ads" in line and "FAILED" in line for line in lines)
     assert (
-        f"FAILED: ingest_google_ads failed for ds={PLANTED} (tasks: announce, {TASK},"
-        " publish_campaign_performance)"
+        f"FAILED: ingest_google_ads failed for ds={PLANTED} (tasks: {TASK}, publish)"
     ) in result.stdout
     assert f"{EXPECTATION} on column metrics_costMicros" in log  # the task log names it
 
 
 def test_nothing_is_published_for_the_planted_day_and_the_clean_day_is_intact(run):
     home, *_ = run
-    assert not (partition(home, PLANTED) / "_manifest.json").exists()
+    # A source publishes whole or not at all: its clean entities wait with the bad one.
+    for entity in ("campaign_performance", "campaigns", "ad_groups"):
+        folder = home / "lake" / "raw" / "google_ads" / entity
+        assert (folder / f"ds={CLEAN}" / "_manifest.json").exists(), entity
+        assert not (folder / f"ds={PLANTED}" / "_manifest.json").exists(), entity
     manifest = json.loads((partition(home, CLEAN) / "_manifest.json").read_text())
     assert manifest["ds"] == str(CLEAN)
     assert manifest["rows"] == 15  # 5 campaigns × (ds and its 2 lookback days)

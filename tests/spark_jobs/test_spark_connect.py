@@ -16,7 +16,6 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 
 import duckdb
 import pyspark
@@ -245,6 +244,5 @@ def test_every_job_gives_the_same_rows_through_spark_connect_as_in_process(
         importlib.import_module(f"spark_jobs.{job}").run(spark, lake, DS)
         assert [staged_rows(lake, p) for p in partitions] == over_connect, job
         assert all(over_connect), f"{job} wrote no rows"
-        context = {"dag_run": SimpleNamespace(conf={"ds": DS}), "run_id": "test"}
-        transform_steps.gate(job, context)  # raises if an `error` check fails
-        transform_steps.publish(job, context)
+        transform_steps.gate(job, [DS], "test")  # raises if an `error` check fails
+        transform_steps.publish(job, [DS], "test")

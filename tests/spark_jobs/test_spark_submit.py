@@ -118,7 +118,7 @@ def test_unify_ad_spend_runs_through_spark_submit(caravan_env, tmp_path):
     operator = submit_operator("unify_ad_spend", "run_unify_ad_spend", CONN_ID)
     context = {"dag_run": dag_run(conf={"ds": DS}), "data_interval_start": None}
     operator.render_template_fields(context)
-    assert operator.application_args == ["--ds", DS, "--lake", lake.url]
+    assert operator.application_args == ["--ds", DS, "--end", DS, "--lake", lake.url]
     assert not Path(operator.py_files).exists()  # nothing is built before the task runs
     operator.execute(context)  # raises if spark-submit exits non-zero
 
@@ -170,7 +170,15 @@ def test_unify_ad_spend_runs_through_spark_submit(caravan_env, tmp_path):
     ids=["conf_ds", "partition_key", "data_interval"],
 )
 def test_the_ds_argument_is_the_partition_the_run_processes(caravan_env, context, expected):
-    assert rendered_args(context) == ["--ds", expected, "--lake", caravan_env.url]
+    args = ["--ds", expected, "--end", expected, "--lake", caravan_env.url]
+    assert rendered_args(context) == args
+
+
+def test_a_range_run_passes_its_last_day_as_end(caravan_env):
+    context = {"dag_run": dag_run(conf={"ds": "2026-11-01", "ds_end": "2026-11-07"})}
+    assert rendered_args(context) == [
+        *("--ds", "2026-11-01", "--end", "2026-11-07", "--lake", caravan_env.url)
+    ]
 
 
 def test_a_run_without_any_ds_is_refused_when_rendered(caravan_env):

@@ -7,6 +7,6 @@ The same code serves `file://` folders and `gs://` buckets through fsspec.
 """
 
 from caravan.lake.manifest import FileEntry, Manifest
-from caravan.lake.store import Lake, Partition
+from caravan.lake.store import Lake, Partition, date_range
 
-__all__ = ["FileEntry", "Lake", "Manifest", "Partition"]
+__all__ = ["FileEntry", "Lake", "Manifest", "Partition", "date_range"]

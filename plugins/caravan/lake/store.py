@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import fsspec
 
@@ -45,6 +45,14 @@ class Partition:
 
     def __str__(self) -> str:
         return f"{self.relpath}"
+
+
+def date_range(start: str, end: str) -> list[str]:
+    """Every `ds` from `start` to `end`, both included, oldest first."""
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    if last < first:
+        raise ValueError(f"end {end} is before start {start}")
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 class Lake:

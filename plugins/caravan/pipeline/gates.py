@@ -63,6 +63,21 @@ def gate_batch(
     return result
 
 
+def raise_failures(failures: list[Exception]) -> None:
+    """Fail the task once for every partition that did not pass (each gated and recorded
+    first), without retries: the message names each; the cause is the first failed gate,
+    whose failing expectations the alert lists."""
+    if not failures:
+        return
+    from airflow.sdk.exceptions import AirflowFailException
+
+    first = failures[0]
+    cause = first.__cause__ if isinstance(first, AirflowFailException) else None
+    raise AirflowFailException("\n".join(str(failure) for failure in failures)) from (
+        cause or first
+    )
+
+
 def _data_docs() -> DataDocs:
     settings = get_settings()
     return DataDocs(site_dir=settings.data_docs_dir, store_dir=settings.gx_dir)

@@ -1,85 +1,98 @@
-"""Tasks of the `ingest_<source>` DAGs."""
+"""Steps of the `ingest_<source>` DAGs: plain functions of a source, a `ds` and a run id.
+
+A source is delivered whole: `extract` stages every entity of its data interval, `gate`
+audits every staged entity, `publish` publishes them all once every gate has passed.
+The DAG file wraps each in a task and reads `ds` and the connection at the edge.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from caravan.dag_support import partition_ds
 from caravan.lake import Lake
 from caravan.settings import get_settings
 from caravan.sources import ingest
-from caravan.sources.registry import load_registry
+from caravan.sources.registry import SourceSpec, load_registry
 
 log = logging.getLogger(__name__)
 
 
-def _source(name: str):
+def source_spec(name: str) -> SourceSpec:
     return load_registry(get_settings().dags_dir / "sources.yaml")[name]
 
 
-def extract(source_name: str, entity_name: str, context: dict) -> dict:
-    """Pull the run's window from the source (through its Airflow connection) into staging."""
-    from airflow.sdk import Connection
-
+def extract(source_name: str, ds: str, connection: Any) -> list[dict]:
+    """Pull the run's window of every entity from the source into staging; returns what
+    each entity staged (for the gate and publish steps, as XCom)."""
     from caravan.sources.extract import deliveries
 
-    ds = partition_ds(context)
-    source = _source(source_name)
-    entity = source.entities[entity_name]
+    source = source_spec(source_name)
     lake = Lake(get_settings().lake_url)
-    delivered = deliveries(source, entity, Connection.get(source.conn_id), ds)
-    staged = ingest.stage(lake, source_name, entity, ds, delivered)
-    log.info(
-        "%s/%s ds=%s: delivered %d, staged %d, quarantined %d",
-        source_name,
-        entity_name,
-        ds,
-        staged.delivered,
-        staged.rows,
-        staged.quarantined,
-    )
-    return staged.to_xcom()
+    staged = []
+    for entity in source.entities.values():
+        entity_staged = ingest.stage(
+            lake, source_name, entity, ds, deliveries(source, entity, connection, ds)
+        )
+        log.info(
+            "%s/%s ds=%s: delivered %d, staged %d, quarantined %d",
+            source_name,
+            entity.name,
+            ds,
+            entity_staged.delivered,
+            entity_staged.rows,
+            entity_staged.quarantined,
+        )
+        staged.append(entity_staged.to_xcom())
+    return staged
 
 
-def gate(staged_xcom: dict, context: dict) -> dict:
+def gate(staged_xcoms: list[dict], run_id: str, context: dict | None = None) -> list[dict]:
+    """The quarantine threshold and the raw suite of every staged entity. Every entity is
+    gated (and recorded) before the step fails, naming each entity that did not pass;
+    `context` (the task's) only names the task in a warning alert."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from caravan.pipeline.gates import gate_batch  # GX is heavy: only gate tasks import it
+    from caravan.pipeline.gates import gate_batch, raise_failures  # GX: only gates import it
     from caravan.quality import raw
     from caravan.quality.frames import jsonl_batch
 
-    staged = ingest.Staged.from_xcom(staged_xcom)
-    try:
-        ingest.check_quarantine_rate(staged, _source(staged.source).quarantine_threshold)
-    except ingest.QuarantineRateExceeded as exceeded:
-        raise AirflowFailException(str(exceeded)) from exceeded
-    source = _source(staged.source)
     lake = Lake(get_settings().lake_url)
-    # The published week before ds, for the volume check (a rerun's own partition is not in it).
-    prior_rows = raw.read_prior_rows(lake, staged.source, staged.entity, staged.ds)
-    suite = raw.suite(source, source.entities[staged.entity], prior_rows)
-    paths = [path for path, _ in staged.files]
-    batch = jsonl_batch(lake, paths, suite.projection, rows=sum(rows for _, rows in staged.files))
-    gate_batch(suite, batch, staged.ds, context["run_id"], context)
-    return staged_xcom
+    failed: list[Exception] = []
+    for staged in map(ingest.Staged.from_xcom, staged_xcoms):
+        source = source_spec(staged.source)
+        try:
+            ingest.check_quarantine_rate(staged, source.quarantine_threshold)
+            # The published week before ds, for the volume check (not a rerun's own partition).
+            prior_rows = raw.read_prior_rows(lake, staged.source, staged.entity, staged.ds)
+            suite = raw.suite(source, source.entities[staged.entity], prior_rows)
+            rows = sum(rows for _, rows in staged.files)
+            paths = [path for path, _ in staged.files]
+            batch = jsonl_batch(lake, paths, suite.projection, rows=rows)
+            gate_batch(suite, batch, staged.ds, run_id, context)
+        except (AirflowFailException, ingest.QuarantineRateExceeded) as error:
+            log.error("%s/%s ds=%s: %s", staged.source, staged.entity, staged.ds, error)
+            failed.append(error)
+    raise_failures(failed)
+    return staged_xcoms
 
 
-def publish(staged_xcom: dict, context: dict) -> dict:
-    staged = ingest.Staged.from_xcom(staged_xcom)
-    manifest = ingest.publish(Lake(get_settings().lake_url), staged, context["run_id"])
-    log.info(
-        "published raw/%s/%s/ds=%s: %d rows, %d quarantined",
-        manifest.source,
-        manifest.entity,
-        manifest.ds,
-        manifest.rows,
-        manifest.quarantined,
-    )
-    return {"entity": manifest.entity, "ds": manifest.ds, "rows": manifest.rows}
-
-
-def announce(asset, manifests: list[dict], context: dict) -> None:
-    ds = partition_ds(context)
-    event = context["outlet_events"][asset]
-    event.extra = {"ds": ds, "rows": {m["entity"]: m["rows"] for m in manifests}}
-    event.add_partitions(ds)
+def publish(staged_xcoms: list[dict], run_id: str) -> dict:
+    """Publish every gated entity (quarantine first, manifest last); returns the ds and
+    the rows published per entity."""
+    lake = Lake(get_settings().lake_url)
+    rows = {}
+    ds = None
+    for staged in map(ingest.Staged.from_xcom, staged_xcoms):
+        manifest = ingest.publish(lake, staged, run_id)
+        log.info(
+            "published raw/%s/%s/ds=%s: %d rows, %d quarantined",
+            manifest.source,
+            manifest.entity,
+            manifest.ds,
+            manifest.rows,
+            manifest.quarantined,
+        )
+        rows[manifest.entity] = manifest.rows
+        ds = manifest.ds
+    return {"ds": ds, "rows": rows}

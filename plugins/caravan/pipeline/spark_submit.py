@@ -21,7 +21,7 @@ from airflow.sdk import BaseHook
 
 import caravan
 import spark_jobs
-from caravan.dag_support import partition_ds
+from caravan.dag_support import partition_dates
 from caravan.settings import get_settings
 
 if TYPE_CHECKING:
@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 # The packages of this repository that the jobs import (pyspark and fsspec come from the cluster).
 PACKAGES = (spark_jobs, caravan)
 PY_FILES_NAME = "caravan_spark_jobs.zip"
-# Rendered by `CaravanSparkSubmitOperator` to the partition the run processes.
+# Rendered by `CaravanSparkSubmitOperator` to the first and last partition the run
+# processes (the same date but in a range run).
 DS_TEMPLATE = "{{ caravan_ds }}"
+DS_END_TEMPLATE = "{{ caravan_ds_end }}"
 # Every entry gets the same date and mode, so the same source gives the same bytes.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 ZIP_MODE = 0o644 << 16
@@ -84,7 +86,8 @@ def master_is_local(conn_id: str) -> bool:
 
 
 class CaravanSparkSubmitOperator(SparkSubmitOperator):
-    """SparkSubmitOperator that renders `{{ caravan_ds }}` and builds the job zip as it runs."""
+    """SparkSubmitOperator that renders `{{ caravan_ds }}` and `{{ caravan_ds_end }}` and
+    builds the job zip as it runs."""
 
     def __init__(self, *, conn_id: str, **kwargs: Any) -> None:
         super().__init__(conn_id=conn_id, **kwargs)
@@ -93,8 +96,11 @@ class CaravanSparkSubmitOperator(SparkSubmitOperator):
     def render_template_fields(
         self, context: Context, jinja_env: jinja2.Environment | None = None
     ) -> None:
-        # The same rule as the in-process tasks: conf ds, else partition key, else data interval.
-        super().render_template_fields({**context, "caravan_ds": partition_ds(context)}, jinja_env)
+        # The same rule as the in-process tasks: conf ds (and ds_end), else partition key,
+        # else data interval.
+        dates = partition_dates(context)
+        dated = {**context, "caravan_ds": dates[0], "caravan_ds_end": dates[-1]}
+        super().render_template_fields(dated, jinja_env)
 
     def execute(self, context: Context) -> None:
         if get_settings().spark_remote:
@@ -128,7 +134,10 @@ def submit_operator(
         conn_id=conn_id,
         application=str(application),
         py_files=str(default_py_files()),
-        application_args=["--ds", DS_TEMPLATE, "--lake", get_settings().lake_url],
+        application_args=[
+            *("--ds", DS_TEMPLATE, "--end", DS_END_TEMPLATE),
+            *("--lake", get_settings().lake_url),
+        ],
         name=f"caravan-{job}",
         conf=conf,
         **operator_kwargs,

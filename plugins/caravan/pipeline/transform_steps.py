@@ -1,4 +1,10 @@
-"""Tasks of the `transform` DAG: Spark jobs into staged curated partitions, gated, published."""
+"""Steps of the `transform` DAG: Spark jobs into staged curated partitions, gated, published.
+
+Plain functions of a job, its dates and a run id; the DAG file reads them at the edge.
+`dates` is one `ds`, or many for a range run (a backfill: one Spark job over them all);
+every partition of every date is gated before any is published, and each is published
+whole with its manifest, as a one-day run publishes it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,6 @@ import importlib
 import logging
 
 from caravan.assets import TRANSFORM_JOBS
-from caravan.dag_support import partition_ds
 from caravan.lake import Lake, Partition
 from caravan.settings import get_settings
 
@@ -15,8 +20,9 @@ log = logging.getLogger(__name__)
 PRODUCER = "caravan.transform"
 
 
-def outputs(job: str, ds: str) -> list[Partition]:
-    return [Partition("curated", *output, ds) for output in TRANSFORM_JOBS[job]]
+def outputs(job: str, dates: list[str]) -> list[Partition]:
+    """The job's curated partitions for `dates`, date by date."""
+    return [Partition("curated", *output, ds) for ds in dates for output in TRANSFORM_JOBS[job]]
 
 
 def staged_parquet(lake: Lake, partition: Partition) -> list[tuple[str, int]]:
@@ -30,32 +36,37 @@ def staged_parquet(lake: Lake, partition: Partition) -> list[tuple[str, int]]:
     return files
 
 
-def run_job(job: str, context: dict) -> dict:
-    """Run a Spark job in this process (local[*] or through Spark Connect)."""
+def run_job(job: str, dates: list[str]) -> dict:
+    """Run a Spark job in this process (local[*] or through Spark Connect): its one-day
+    `run` for one date, its `run_range` (one Spark job per output) for several."""
     from spark_jobs.common.session import get_session
 
     settings = get_settings()
-    ds = partition_ds(context)
     lake = Lake(settings.lake_url)
     module = importlib.import_module(f"spark_jobs.{job}")
-    module.run(get_session(f"caravan-{job}", settings.spark_remote), lake, ds)
-    for partition in outputs(job, ds):
+    spark = get_session(f"caravan-{job}", settings.spark_remote)
+    if len(dates) == 1:
+        module.run(spark, lake, dates[0])
+    else:
+        module.run_range(spark, lake, dates)
+    for partition in outputs(job, dates):
         staged = staged_parquet(lake, partition)
         rows = sum(r for _, r in staged)
-        log.info("%s ds=%s: staged %s, %d rows in %d files", job, ds, partition, rows, len(staged))
-    return {"job": job, "ds": ds}
+        log.info("%s: staged %s, %d rows in %d files", job, partition, rows, len(staged))
+    return {"job": job, "dates": dates}
 
 
-def gate(job: str, context: dict) -> None:
-    """Every output of the job, each against its suite and, where one is defined, against
-    the partitions it was made from; all must pass before any is published."""
+def gate(job: str, dates: list[str], run_id: str, context: dict | None = None) -> None:
+    """Every output of the job for every date, each against its suite and, where one is
+    defined, against the partitions it was made from; all must pass before any is
+    published. `context` (the task's) only names the task in a warning alert."""
     from caravan.pipeline.gates import gate_batch  # GX is heavy: only gate tasks import it
     from caravan.quality import curated, reconcile
     from caravan.quality.frames import parquet_batch
 
-    ds = partition_ds(context)
     lake = Lake(get_settings().lake_url)
-    for partition in outputs(job, ds):
+    for partition in outputs(job, dates):
+        ds = partition.ds
         key = (partition.source, partition.entity)
         suite = curated.SUITES[key]
         staged = staged_parquet(lake, partition)
@@ -63,29 +74,30 @@ def gate(job: str, context: dict) -> None:
             raise FileNotFoundError(f"{job}: nothing staged for {partition}")
         paths = [path for path, _ in staged]
         batch = parquet_batch(lake, paths, suite.projection, rows=sum(n for _, n in staged))
-        gate_batch(suite, batch, ds, context["run_id"], context)
+        gate_batch(suite, batch, ds, run_id, context)
         reconciliation = reconcile.RECONCILIATIONS.get(key)
         if reconciliation is not None:
             suite, frame_of = reconciliation
-            gate_batch(suite, frame_of(lake, ds, paths), ds, context["run_id"], context)
+            gate_batch(suite, frame_of(lake, ds, paths), ds, run_id, context)
 
 
-def publish(job: str, context: dict) -> dict:
+def publish(job: str, dates: list[str], run_id: str) -> dict:
+    """Publish every gated partition of the job for `dates`, each with its manifest (and
+    its quarantine, if the job set rows aside)."""
     import pyarrow.parquet as pq
 
-    ds = partition_ds(context)
     lake = Lake(get_settings().lake_url)
     published = {}
-    for partition in outputs(job, ds):
+    for partition in outputs(job, dates):
         staged = staged_parquet(lake, partition)
         with lake.fs.open(staged[0][0], "rb") as handle:
             arrow_schema = pq.ParquetFile(handle).schema_arrow
         rows = sum(r for _, r in staged)
-        quarantined = _publish_quarantine(lake, job, partition, context["run_id"])
+        quarantined = _publish_quarantine(lake, job, partition, run_id)
         manifest = lake.publish(
             partition,
             staged,
-            run_id=context["run_id"],
+            run_id=run_id,
             delivered=rows + quarantined,
             quarantined=quarantined,
             schema={f.name: str(f.type) for f in arrow_schema},
@@ -93,7 +105,7 @@ def publish(job: str, context: dict) -> dict:
         )
         log.info("published %s: %d rows, %d quarantined", partition, manifest.rows, quarantined)
         published[partition.relpath] = manifest.rows
-    return {"job": job, "ds": ds, "rows": published}
+    return {"job": job, "dates": dates, "rows": published}
 
 
 def _publish_quarantine(lake: Lake, job: str, output: Partition, run_id: str) -> int:
@@ -116,14 +128,3 @@ def _publish_quarantine(lake: Lake, job: str, output: Partition, run_id: str) ->
     elif lake.read_manifest(partition) is not None:
         lake.clear(lake.path(partition))
     return count
-
-
-def announce(job: str, context: dict) -> None:
-    """Each published output's Asset event carries the partition it published."""
-    from caravan.assets import CURATED
-
-    ds = partition_ds(context)
-    for output in TRANSFORM_JOBS[job]:
-        event = context["outlet_events"][CURATED[output]]
-        event.extra = {"ds": ds}
-        event.add_partitions(ds)

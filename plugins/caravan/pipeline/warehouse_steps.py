@@ -1,10 +1,11 @@
-"""Tasks of the `warehouse` DAG: load, gate the marts dbt built, publish to `analytics`."""
+"""Steps of the `warehouse` DAG: load the curated partitions, gate the marts dbt built,
+publish them to `analytics`. Plain functions of a `ds` and a run id."""
 
 from __future__ import annotations
 
 import logging
 
-from caravan.dag_support import partition_ds
+from caravan.assets import CURATED
 from caravan.lake import Lake
 from caravan.settings import get_settings
 from caravan.warehouse import PUBLISHED_MARTS
@@ -13,30 +14,47 @@ from caravan.warehouse.targets import warehouse
 log = logging.getLogger(__name__)
 
 
-def load(domain: str, entity: str, context: dict) -> int:
+def load(ds: str, entities: tuple[tuple[str, str], ...] = tuple(CURATED)) -> dict:
+    """Replace the `ds` of each landing table (every curated entity's, unless `entities`
+    names some) with its published curated partition; returns the ds (dbt's incremental
+    models read it) and the rows loaded per table."""
     settings = get_settings()
-    ds = partition_ds(context)
     target = warehouse(settings)
-    rows = target.load_partition(Lake(settings.lake_url), domain, entity, ds)
-    log.info("loaded %s ds=%s: %d rows", target.landing_table(domain, entity), ds, rows)
-    return rows
+    lake = Lake(settings.lake_url)
+    rows = {}
+    for domain, entity in entities:
+        table = target.landing_table(domain, entity)
+        rows[table] = target.load_partition(lake, domain, entity, ds)
+        log.info("loaded %s ds=%s: %d rows", table, ds, rows[table])
+    return {"ds": ds, "rows": rows}
 
 
-def gate(mart: str, context: dict) -> None:
-    from caravan.pipeline.gates import gate_batch  # GX is heavy: only gate tasks import it
+def gate(
+    ds: str,
+    run_id: str,
+    context: dict | None = None,
+    marts_to_gate: tuple[str, ...] = PUBLISHED_MARTS,
+) -> None:
+    """Each mart (every published one unless `marts_to_gate` names some) against its
+    suite; every mart is gated (and recorded) before the step fails, naming each mart
+    that did not pass. `context` (the task's) only names the task in a warning alert."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from caravan.pipeline.gates import gate_batch, raise_failures  # GX: only gates import it
     from caravan.quality import marts
 
-    ds = partition_ds(context)
-    suite = marts.SUITES[("marts", mart)]
-    # A frame on DuckDB; on Snowflake a query GX's SQL engine runs in the warehouse.
-    batch = warehouse(get_settings()).mart_batch(mart, suite.projection)
-    gate_batch(suite, batch, ds, context["run_id"], context)
+    target = warehouse(get_settings())
+    failed: list[AirflowFailException] = []
+    for mart in marts_to_gate:
+        suite = marts.SUITES[("marts", mart)]
+        # A frame on DuckDB; on Snowflake a query GX's SQL engine runs in the warehouse.
+        try:
+            gate_batch(suite, target.mart_batch(mart, suite.projection), ds, run_id, context)
+        except AirflowFailException as error:
+            failed.append(error)
+    raise_failures(failed)
 
 
-def publish(context: dict) -> None:
+def publish(ds: str) -> None:
     warehouse(get_settings()).publish_analytics()
-    log.info(
-        "published %s to analytics for ds=%s",
-        ", ".join(PUBLISHED_MARTS),
-        partition_ds(context),
-    )
+    log.info("published %s to analytics for ds=%s", ", ".join(PUBLISHED_MARTS), ds)

@@ -1,4 +1,4 @@
-"""How Cosmos runs Caravan's dbt project: rendered from a manifest built ahead, dbt in-process."""
+"""How Cosmos runs Caravan's dbt project: one `dbt build` per run, dbt in-process."""
 
 from __future__ import annotations
 
@@ -34,61 +34,44 @@ def generate_docs(settings: Settings) -> Path:
 
 
 def freeze_garbage_collector(context) -> None:
-    """Before a dbt task: keep the objects already alive out of the garbage collector's walk.
+    """Before the dbt task: keep the objects already alive out of the garbage collector's walk.
 
     Cosmos runs a full `gc.collect()` after every in-process dbt invocation (to release
-    the adapters' semaphores). In a task process that holds Airflow, dbt, pandas and GX
-    that walk cost about 0.75 s per model (bench/README.md); frozen, it walks only what
-    dbt made.
+    the adapters' semaphores). In a process that holds Airflow, Spark's client, pandas
+    and GX that walk costs seconds; frozen, it walks only what dbt made.
     """
     import gc
 
     gc.freeze()
 
 
-def manifest_path(settings: Settings) -> Path:
-    """Built by `make manifest` (`caravan manifest`), never at DAG parse time."""
-    return settings.dbt_project_dir / "target" / "manifest.json"
+def cosmos_build_args(settings: Settings, ds_template: str, pool: str) -> dict:
+    """Keyword arguments for Cosmos's DbtBuildLocalOperator: the whole project, tests
+    included, as one `dbt build` in-process (dbtRunner), as a person runs it.
 
-
-def cosmos_configs(settings: Settings, ds_template: str, pool: str) -> dict:
-    """Keyword arguments for a Cosmos DbtTaskGroup.
-
-    `ds_template` renders to the run's ds: dbt's incremental facts read that landing
-    partition (macros/incremental.sql). Every dbt task runs in `pool`.
+    One build instead of a task per model: a model then costs what it costs in plain
+    `dbt build`, not a dbt start-up of its own (bench/README.md). `ds_template`
+    renders to the run's ds: dbt's incremental facts read that landing partition
+    (macros/incremental.sql). The task runs in `pool` (it writes the warehouse).
     """
-    from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from cosmos import ProfileConfig
+    from cosmos.constants import InvocationMode
 
     return {
-        "project_config": ProjectConfig(
-            dbt_project_path=settings.dbt_project_dir,
-            manifest_path=manifest_path(settings),
-            install_dbt_deps=False,
-        ),
+        "project_dir": str(settings.dbt_project_dir),
         "profile_config": ProfileConfig(
             profile_name="caravan",
             target_name=settings.target,
             profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
-        "operator_args": {
-            "pool": pool,
-            "vars": {"ds": ds_template},
-            # The target's credentials reach dbt's profile through the environment.
-            "on_execute_callback": [freeze_garbage_collector, apply_dbt_environ],
-        },
-        "execution_config": ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-        ),
-        "render_config": RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
-            # A test over several models (relationships, reconciliations) runs in its own
-            # task once all of them are built, not with the first of them to be built.
-            should_detach_multiple_parents_tests=True,
-            # The DAG's own Asset says when `analytics` changed; an Asset per model would
-            # only add noise (and the lineage parsing that makes them, per task).
-            emit_datasets=False,
-        ),
+        "invocation_mode": InvocationMode.DBT_RUNNER,
+        "install_deps": False,
+        "vars": {"ds": ds_template},
+        "pool": pool,
+        # The DAG's own Asset says when `analytics` changed; no Asset per model.
+        "emit_datasets": False,
+        # The compiled SQL of every model would be one large rendered field of no use.
+        "should_store_compiled_sql": False,
+        # The target's credentials reach dbt's profile through the environment.
+        "on_execute_callback": [freeze_garbage_collector, apply_dbt_environ],
     }

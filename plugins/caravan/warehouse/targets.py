@@ -221,7 +221,7 @@ def dbt_environ(settings: Settings) -> dict[str, str]:
 
 def apply_dbt_environ(context: Any = None) -> None:
     """Put `dbt_environ` in this process's environment, for dbt run in-process (Cosmos's
-    dbtRunner, `caravan manifest`). Usable as a task's `on_execute_callback`."""
+    dbtRunner, `caravan docs`). Usable as a task's `on_execute_callback`."""
     from caravan.settings import get_settings
 
     os.environ.update(dbt_environ(get_settings()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,10 +34,6 @@ def stage_campaigns(lake: Lake) -> None:
     stage(lake, "curated", [{"platform": "google_ads", "campaign_id": "1"}], "campaigns")
 
 
-def context(run_id: str) -> dict:
-    return {"dag_run": SimpleNamespace(conf={"ds": DS}, run_id=run_id), "run_id": run_id}
-
-
 def manifest(lake: Lake, zone: str, entity: str = "ad_spend_daily") -> dict | None:
     path = Path(lake.path(Partition(zone, "marketing", entity, DS))) / "_manifest.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -49,7 +44,7 @@ def test_rows_without_a_rate_are_published_to_quarantine_and_counted(lake):
     stage(lake, "quarantine", [{"reason": "no rate from GBP to USD for 2026-11-03"}])
     stage_campaigns(lake)
 
-    published = transform_steps.publish("unify_ad_spend", context("run-1"))["rows"]
+    published = transform_steps.publish("unify_ad_spend", [DS], "run-1")["rows"]
     assert published == {
         "curated/marketing/ad_spend_daily/ds=2026-11-03": 2,
         "curated/marketing/campaigns/ds=2026-11-03": 1,
@@ -69,11 +64,11 @@ def test_a_rerun_without_rows_set_aside_removes_the_old_quarantine(lake):
     stage(lake, "curated", [{"campaign_id": "1", "spend": 1.5}])
     stage(lake, "quarantine", [{"reason": "no rate from GBP to USD for 2026-11-03"}])
     stage_campaigns(lake)
-    transform_steps.publish("unify_ad_spend", context("run-1"))
+    transform_steps.publish("unify_ad_spend", [DS], "run-1")
 
     stage(lake, "curated", [{"campaign_id": "1", "spend": 1.5}])  # the job cleared quarantine
     stage_campaigns(lake)
-    transform_steps.publish("unify_ad_spend", context("run-2"))
+    transform_steps.publish("unify_ad_spend", [DS], "run-2")
 
     assert manifest(lake, "quarantine") is None
     curated = manifest(lake, "curated")

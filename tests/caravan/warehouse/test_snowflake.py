@@ -420,10 +420,8 @@ def test_the_warehouse_steps_load_through_the_snowflake_target(
         "AIRFLOW_CONN_CARAVAN_SNOWFLAKE", airflow_connection_json(snowflake_database)
     )
 
-    class Run:
-        conf = {"ds": "2026-03-01"}
-
-    assert warehouse_steps.load("sales", "orders", {"dag_run": Run()}) == 2
+    loaded = warehouse_steps.load("2026-03-01", entities=(("sales", "orders"),))
+    assert loaded == {"ds": "2026-03-01", "rows": {"landing.sales__orders": 2}}
     assert isinstance(targets.warehouse(get_settings()), targets.SnowflakeWarehouse)
     with snowflake_connect(snowflake_database) as con:
         assert landed(con) == expected(DAY_1, date(2026, 3, 1))

@@ -329,11 +329,8 @@ def test_with_the_snowflake_target_every_gate_records_in_snowflake(
     frame = pd.DataFrame({"campaign_id": ["g100", "g200"], "cost": [1.5, 0.0]})
     assert gate_batch(raw, frame, DS, "run-1").passed
 
-    class Run:
-        conf = {"ds": DS}
-
     with pytest.raises(AirflowFailException, match="order_id: 2 unexpected") as failed:
-        warehouse_steps.gate("fct_orders", {"dag_run": Run(), "run_id": "run-1"})
+        warehouse_steps.gate(DS, "run-1", marts_to_gate=("fct_orders",))
     # The run in Snowflake has its Data Docs page, as a frame's does, named after the mart.
     page = failed.value.__cause__.result.docs_url
     assert page.startswith((tmp_path / "data_docs" / "validations").as_uri())

@@ -1,0 +1,228 @@
+"""What Airflow adds to the chain: the demo's days through Airflow, then as bare steps.
+
+    .venv/bin/python bench/chain.py [--start 2026-11-01] [--days 7]
+
+Runs the same days twice, each in a fresh `CARAVAN_HOME` under `bench/.data/chain/`
+and a fresh Python process (so both pay the same imports and start-ups):
+
+- **airflow**: `caravan.runner.run_chain`, exactly what `caravan demo` runs: every DAG
+  through Airflow's `dag.test()` in Asset order, day by day;
+- **bare**: the same step functions the DAGs' tasks call (`caravan.pipeline.*_steps`
+  and one `dbt build`), called directly in one process with no Airflow: no DAG runs,
+  no task instances, no XCom, no metadata database.
+
+Both start the simulator the same way and start Spark early the same way, log at INFO
+to a file, and must end with the same marts (checked). Printed as a Markdown table: per
+day, each stage's seconds in both modes; the whole run; and how much Airflow adds over
+the bare steps. The results are in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START = "2026-11-01"
+MODES = ("airflow", "bare")
+STAGES = ("ingest", "transform", "warehouse")
+
+
+def stage_of(dag_id: str) -> str:
+    return "ingest" if dag_id.startswith("ingest_") else dag_id
+
+
+# -- one mode, in its own process ----------------------------------------------------
+
+
+def run_airflow(dates: list[str]) -> list[dict]:
+    from caravan.runner import output_to_file, run_chain
+    from caravan.settings import get_settings
+
+    settings = get_settings()
+    with output_to_file(settings.logs_dir / "run.log"):
+        results = run_chain(settings, dates)
+    return [{"ds": r.ds, "step": r.dag_id, "seconds": r.seconds} for r in results]
+
+
+def run_bare(dates: list[str]) -> list[dict]:
+    """The chain's steps for each date, called directly: the work of every task, in the
+    order the Assets chain the DAGs."""
+    from airflow.sdk import Connection
+
+    from caravan import airflow_env
+    from caravan.assets import TRANSFORM_JOBS
+    from caravan.pipeline import ingest_steps, transform_steps, warehouse_steps
+    from caravan.runner import embedded_sources, output_to_file, spark_started_early
+    from caravan.settings import get_settings
+    from caravan.sources.registry import load_registry
+    from caravan.warehouse.dbt import invoke_dbt
+
+    settings = get_settings()
+    airflow_env.apply(settings)  # dbt's environment, as in the DAGs' processes
+    registry = load_registry(settings.dags_dir / "sources.yaml")
+    timings = []
+
+    def timed(ds: str, step: str, work, *args) -> None:
+        began = time.perf_counter()
+        work(*args)
+        timings.append({"ds": ds, "step": step, "seconds": time.perf_counter() - began})
+
+    def ingest(source, ds: str, run_id: str) -> None:
+        staged = ingest_steps.extract(source.name, ds, Connection.get(source.conn_id))
+        ingest_steps.publish(ingest_steps.gate(staged, run_id), run_id)
+
+    def transform(ds: str, run_id: str) -> None:
+        for job in TRANSFORM_JOBS:  # in the order the transform DAG's dependencies allow
+            transform_steps.run_job(job, [ds])
+            transform_steps.gate(job, [ds], run_id)
+            transform_steps.publish(job, [ds], run_id)
+
+    def warehouse(ds: str, run_id: str) -> None:
+        warehouse_steps.load(ds)
+        invoke_dbt(settings, "build", "--vars", json.dumps({"ds": ds}))
+        warehouse_steps.gate(ds, run_id)
+        warehouse_steps.publish(ds)
+
+    with output_to_file(settings.logs_dir / "run.log"):
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True)
+        with embedded_sources(settings, dates), spark_started_early(settings, True):
+            for ds in dates:
+                run_id = f"bare__{ds}"
+                for source in registry.values():
+                    timed(ds, f"ingest_{source.name}", ingest, source, ds, run_id)
+                timed(ds, "transform", transform, ds, run_id)
+                timed(ds, "warehouse", warehouse, ds, run_id)
+    return timings
+
+
+def marts_totals(home: Path) -> list:
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            """
+            select (select count(*) from analytics.fct_orders),
+                   (select sum(net_revenue)::varchar from analytics.fct_orders),
+                   (select sum(spend)::varchar from analytics.fct_ad_spend_daily),
+                   (select sum(attributed_revenue)::varchar from analytics.mart_marketing_roi)
+            """
+        ).fetchone()
+    finally:
+        con.close()
+
+
+def child(mode: str, dates: list[str], out: Path) -> None:
+    began = time.perf_counter()
+    steps = run_airflow(dates) if mode == "airflow" else run_bare(dates)
+    total = time.perf_counter() - began
+    out.write_text(json.dumps({"mode": mode, "total": total, "steps": steps}))
+
+
+# -- both modes, compared -------------------------------------------------------------
+
+
+def run_mode(mode: str, dates: list[str], folder: Path) -> dict:
+    home = folder / mode
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env.update({"CARAVAN_HOME": str(home), "CARAVAN_SEED": "42"})
+    env.pop("AIRFLOW_HOME", None)
+    out = home / "bench.json"
+    began = time.perf_counter()
+    command = [sys.executable, __file__, "--child", mode, "--dates", ",".join(dates), "--out"]
+    done = subprocess.run([*command, str(out)], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{mode} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    result = json.loads(out.read_text())
+    result["process"] = time.perf_counter() - began
+    result["marts"] = marts_totals(home)
+    return result
+
+
+def per_day(result: dict) -> dict[str, dict[str, float]]:
+    days: dict[str, dict[str, float]] = {}
+    for step in result["steps"]:
+        stages = days.setdefault(step["ds"], dict.fromkeys(STAGES, 0.0))
+        stages[stage_of(step["step"])] += step["seconds"]
+    return days
+
+
+def report(results: dict[str, dict], dates: list[str]) -> str:
+    days = {mode: per_day(result) for mode, result in results.items()}
+    lines = [
+        "| ds | " + " | ".join(f"{s} airflow | {s} bare" for s in STAGES) + " | day airflow"
+        " | day bare | Airflow adds |",
+        "|---|" + "---:|" * (2 * len(STAGES) + 3),
+    ]
+    for ds in dates:
+        a, b = days["airflow"][ds], days["bare"][ds]
+        cells = [f"{a[s]:.1f} | {b[s]:.1f}" for s in STAGES]
+        day_a, day_b = sum(a.values()), sum(b.values())
+        lines.append(
+            f"| {ds} | {' | '.join(cells)} | {day_a:.1f} | {day_b:.1f}"
+            f" | {(day_a / day_b - 1):+.0%} |"
+        )
+    later = dates[1:] or dates  # the first day also pays for imports and start-ups
+
+    def median_day(mode: str) -> float:
+        return statistics.median(sum(days[mode][ds].values()) for ds in later)
+
+    def chain(mode: str) -> float:
+        return sum(step["seconds"] for step in results[mode]["steps"])
+
+    a, b = results["airflow"], results["bare"]
+    lines += [
+        "",
+        "| | airflow | bare | Airflow adds |",
+        "|---|---:|---:|---:|",
+        f"| median day after the first (s) | {median_day('airflow'):.1f}"
+        f" | {median_day('bare'):.1f} | {median_day('airflow') / median_day('bare') - 1:+.0%} |",
+        f"| all days, the steps or DAG runs (s) | {chain('airflow'):.1f} | {chain('bare'):.1f}"
+        f" | {chain('airflow') / chain('bare') - 1:+.0%} |",
+        f"| the whole process, start to exit (s) | {a['process']:.1f} | {b['process']:.1f}"
+        f" | {a['process'] / b['process'] - 1:+.0%} |",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    # This folder's spark_jobs.py would shadow the spark_jobs package the chain imports.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--start", default=START)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--dates", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.dates.split(","), args.out)
+        return
+
+    from caravan.runner import window
+
+    dates = window(args.start, args.days)
+    folder = ROOT / "bench" / ".data" / "chain"
+    results = {}
+    for mode in ("bare", "airflow"):
+        print(f"{mode}: {len(dates)} days ...", file=sys.stderr, flush=True)
+        results[mode] = run_mode(mode, dates, folder)
+    if results["airflow"]["marts"] != results["bare"]["marts"]:
+        sys.exit(f"the marts differ: {results['airflow']['marts']} vs {results['bare']['marts']}")
+    print(f"marts equal in both modes: {results['bare']['marts']}\n")
+    print(report(results, dates))
+
+
+if __name__ == "__main__":
+    main()
