@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/profile_day.py [--home .caravan] [--skip-first]
 
-Reads the task instances of the chain's DAG runs from the metadata database of a
+Reads the chain's DAG runs and task instances from the metadata database of a
 `CARAVAN_HOME` that `caravan demo` (or `bench/chain.py`'s airflow mode) ran in: each task
-instance's start and end as Airflow recorded them, each DAG run's start and end, grouped
-by DAG and task and summed over the days. Prints Markdown: per DAG, the median seconds of
+instance's start and end as Airflow recorded them, each DAG run's end, grouped by DAG
+and task and summed over the days. Prints Markdown: per DAG, the median seconds of
 a run over the days (`--skip-first` leaves out the first day, which also pays for
 imports and start-ups) and what its tasks add up to; then every task, slowest first,
 with its median. The gap between a DAG run and the sum of its tasks is what `dag.test()`
@@ -35,25 +35,35 @@ def dag_group(dag_id: str) -> str:
 
 
 def load(db: Path) -> tuple[dict, dict]:
-    """DAG runs' and task instances' seconds, keyed by (group, day) and (group, task, day)."""
+    """DAG runs' and task instances' seconds, keyed by (group, day) and (group, task, day).
+
+    `dag.test()` records a run's start as its logical date, so a run's seconds are taken
+    from its end and the end of the run before it (the chain runs one DAG run at a time,
+    so that is the run's wall clock, its DAG file's parse included); the first run's
+    from its first task's start.
+    """
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         runs = con.execute(
-            "select dag_id, run_id, logical_date, start_date, end_date from dag_run"
+            "select dag_id, run_id, logical_date, end_date from dag_run"
+            " where end_date is not null order by end_date"
         ).fetchall()
         tasks = con.execute(
             "select dag_id, run_id, task_id, start_date, end_date from task_instance"
         ).fetchall()
     finally:
         con.close()
-    day_of = {(dag_id, run_id): (logical or "")[:10] for dag_id, run_id, logical, *_ in runs}
-    run_seconds: dict[tuple[str, str], float] = defaultdict(float)
-    for dag_id, run_id, _, start, end in runs:
-        run_seconds[(dag_group(dag_id), day_of[(dag_id, run_id)])] += seconds(start, end)
+    day_of = {(dag_id, run_id): (logical or "")[:10] for dag_id, run_id, logical, _ in runs}
     task_seconds: dict[tuple[str, str, str], float] = defaultdict(float)
     for dag_id, run_id, task_id, start, end in tasks:
-        key = (dag_group(dag_id), task_id, day_of[(dag_id, run_id)])
-        task_seconds[key] += seconds(start, end)
+        if (dag_id, run_id) in day_of:
+            key = (dag_group(dag_id), task_id, day_of[(dag_id, run_id)])
+            task_seconds[key] += seconds(start, end)
+    run_seconds: dict[tuple[str, str], float] = defaultdict(float)
+    previous_end = min((start for *_, start, _ in tasks if start), default=None)
+    for dag_id, run_id, _, end in runs:
+        run_seconds[(dag_group(dag_id), day_of[(dag_id, run_id)])] += seconds(previous_end, end)
+        previous_end = end
     return run_seconds, task_seconds
 
 

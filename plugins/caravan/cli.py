@@ -100,7 +100,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"caravan demo: {missing}", file=sys.stderr)
         return 2
     dates = window(args.start, args.days)
-    status = _run(settings, dates[0], dates[-1])
+    # The demo loads a past week, a backfill: every day's ingest, one range run of the
+    # transform (one Spark job per output for the week), every day's warehouse.
+    status = _run(settings, dates[0], dates[-1], spark_range=True)
     if status == 0:
         print_summary(settings, dates[0], dates[-1])
     return status
