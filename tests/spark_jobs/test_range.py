@@ -28,6 +28,7 @@ from spark_jobs import (
     unify_ad_spend,
 )
 from spark_jobs.common.io import HistoryGap, check_dates
+from tests.spark_jobs.test_spark_connect import simulated_raw_lake
 
 REPO = Path(__file__).resolve().parents[2]
 JOBS = {
@@ -136,31 +137,6 @@ def lake(tmp_path) -> Lake:
 
 
 # -- every job on a simulated company ----------------------------------------------------
-
-
-def simulated_raw_lake(folder: Path, days: list[date]) -> Lake:
-    """Every source's raw partitions for `days`, read from the simulator by the real
-    extract → stage → publish path (a small company: scale 0.3)."""
-    from caravan.runner import airflow_connection, simulator_connection_specs
-    from caravan.settings import Settings
-    from caravan.simulator import running_simulator
-    from caravan.sources.extract import deliveries
-    from caravan.sources.ingest import publish, stage
-    from caravan.sources.registry import load_registry
-
-    settings = Settings.from_env({"CARAVAN_HOME": str(folder / "home")})
-    registry = load_registry(REPO / "dags" / "sources.yaml")
-    lake = Lake(f"file://{folder / 'lake'}")
-    with running_simulator(settings, days, scale=0.3) as simulator:
-        specs = simulator_connection_specs(simulator)
-        for source in registry.values():
-            conn = airflow_connection(source.conn_id, specs[source.conn_id])
-            for entity in source.entities.values():
-                for day in days:
-                    delivered = deliveries(source, entity, conn, day.isoformat())
-                    batch = stage(lake, source.name, entity, day.isoformat(), delivered)
-                    publish(lake, batch, "test")
-    return lake
 
 
 def test_every_job_stages_a_range_as_its_days_one_by_one(spark, tmp_path):
