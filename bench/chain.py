@@ -65,7 +65,7 @@ def run_bare(dates: list[str]) -> list[dict]:
     from caravan.runner import embedded_sources, output_to_file, spark_started_early
     from caravan.settings import get_settings
     from caravan.sources.registry import load_registry
-    from caravan.warehouse.dbt import invoke_dbt
+    from caravan.warehouse.dbt import DS_ENV_VAR, invoke_dbt
 
     settings = get_settings()
     airflow_env.apply(settings)  # dbt's environment, as in the DAGs' processes
@@ -89,16 +89,18 @@ def run_bare(dates: list[str]) -> list[dict]:
 
     def warehouse(ds: str, run_id: str) -> None:
         warehouse_steps.load(ds)
-        invoke_dbt(settings, "build", "--vars", json.dumps({"ds": ds}))
+        os.environ[DS_ENV_VAR] = ds  # as the DAG's dbt_build task passes it
+        invoke_dbt(settings, "build")
         warehouse_steps.gate(ds, run_id)
         warehouse_steps.publish(ds)
 
     with output_to_file(settings.logs_dir / "run.log"):
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True)
-        with embedded_sources(settings, dates), spark_started_early(settings, True):
+        with embedded_sources(settings, dates), spark_started_early(settings, True) as start_spark:
             for ds in dates:
                 for source in registry.values():
                     timed(ds, f"ingest_{source.name}", ingest, source, ds, f"bare__{ds}")
+                    start_spark()  # after the first step, as run_chain starts it
             span = f"{dates[0]}..{dates[-1]}" if len(dates) > 1 else dates[0]
             timed(span, "transform", transform, dates, f"bare__{span}")
             for ds in dates:

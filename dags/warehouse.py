@@ -8,7 +8,7 @@ Triggered per `ds` once every curated entity has published that partition.
 2. **dbt_build** — Cosmos runs the dbt project as one `dbt build` in-process: every
    model, the snapshot, the data and unit tests, in dependency order; dbt stops the
    models downstream of a failing test. Incremental facts read the run's `ds` (the
-   `load` task's result, passed as dbt's `ds` var). The task log lists each node's
+   `load` task's result, passed to dbt as `CARAVAN_DS`). The task log lists each node's
    result;
 3. **gate** — Great Expectations checks on every mart as built;
 4. **publish** — copies the marts into `analytics` in one transaction, so

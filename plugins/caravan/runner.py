@@ -222,9 +222,13 @@ def run_chain(
     runs = chain_runs(dag_ids, dates, spark_range)
     results: list[DagRunResult] = []
     spark_in_process = "transform" in dag_ids and not settings.spark_submit_conn_id
-    with embedded_sources(settings, dates, faults), spark_started_early(settings, spark_in_process):
+    with (
+        embedded_sources(settings, dates, faults),
+        spark_started_early(settings, spark_in_process) as start_spark,
+    ):
         for dag_id, days in runs:
             result = _run_dag(dagbag.get_dag(dag_id), days)
+            start_spark()
             results.append(result)
             if on_result:
                 on_result(result, len(results), len(runs))
@@ -254,26 +258,37 @@ def chain_runs(
 
 
 @contextmanager
-def spark_started_early(settings: Settings, start_early: bool) -> Iterator[None]:
-    """Start the Spark session the transform tasks will reuse while the ingest DAGs run
-    (the JVM boots in a process of its own, on the other core), and stop it at the end."""
-    started: list = []
-    starter = None
-    if start_early:
-        from spark_jobs.common.session import get_session
+def spark_started_early(settings: Settings, start_early: bool) -> Iterator[Callable[[], None]]:
+    """Yield `start`: it starts the Spark session the transform tasks will reuse, in a
+    thread, and warms it up with a small job (a local session), while the ingest DAGs run
+    (the JVM works on the core they leave idle). Stops the session at the end.
 
-        def start() -> None:
+    Call `start` after the first DAG run: started with it, the JVM's own start-up slows
+    the imports that run (Airflow's execution API, dlt, GX) by several seconds.
+    """
+    started: list = []
+    starters: list[threading.Thread] = []
+
+    def start() -> None:
+        if not start_early or starters:
+            return
+        from spark_jobs.common.session import get_session, warm_up
+
+        def boot() -> None:
             try:
                 started.append(get_session("caravan-transform", settings.spark_remote))
+                if not settings.spark_remote:  # a Spark Connect server is warm already
+                    warm_up(started[0])
             except Exception:  # the first transform task starts it again and says why
                 log.warning("Could not start Spark ahead of the transform", exc_info=True)
 
-        starter = threading.Thread(target=start, name="spark-start", daemon=True)
-        starter.start()
+        starters.append(threading.Thread(target=boot, name="spark-start", daemon=True))
+        starters[0].start()
+
     try:
-        yield
+        yield start
     finally:
-        if starter is not None:
+        for starter in starters:
             starter.join()
         if "pyspark.sql" in sys.modules:
             from pyspark.sql import SparkSession

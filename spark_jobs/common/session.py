@@ -61,3 +61,58 @@ def get_session(app_name: str = "caravan", remote: str | None = None) -> SparkSe
         .config("spark.driver.memory", "2g")
         .getOrCreate()
     )
+
+
+def warm_up(spark: SparkSession) -> int:
+    """One small job through what the transforms use: a JSON lines scan with a schema,
+    decimal arithmetic, a window, a join, an aggregate, a partitioned Parquet write with
+    dynamic overwrite and a Parquet scan, in a temporary folder.
+
+    A new JVM loads and compiles all of that on its first job, about 8 s on two cores
+    (bench/README.md); started ahead (caravan.runner.spark_started_early), it happens on
+    the core the ingest DAGs leave idle instead of in the first transform task.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    with tempfile.TemporaryDirectory(prefix="caravan-spark-warm-up-") as folder:
+        source = Path(folder, "in.jsonl")
+        source.write_text(
+            "".join(
+                f'{{"key": "k{n % 3}", "amount": "{n}.25", "at": "2026-01-0{n % 2 + 1}T10:00:00Z",'
+                f' "tags": [{{"name": "t", "value": "{n}"}}]}}\n'
+                for n in range(6)
+            )
+        )
+        rows = (
+            spark.read.schema(
+                "key STRING, amount STRING, at STRING,"
+                " tags ARRAY<STRUCT<name: STRING, value: STRING>>"
+            )
+            .json(str(source))
+            .withColumn("amount", F.col("amount").cast("decimal(18,2)"))
+            .withColumn("at", F.to_timestamp("at"))
+            .withColumn("ds", F.date_format("at", "yyyy-MM-dd"))
+            .withColumn("tag", F.explode_outer("tags"))
+        )
+        latest = Window.partitionBy("key").orderBy(F.col("at").desc())
+        totals = rows.groupBy("key", "ds").agg(
+            F.sum("amount").alias("total"), F.count("*").alias("n")
+        )
+        joined = (
+            rows.withColumn("rank", F.row_number().over(latest))
+            .join(totals, ["key", "ds"], "left")
+            .select("key", "ds", "amount", "total", "rank", F.col("tag.value").alias("tag"))
+        )
+        target = str(Path(folder, "out"))
+        (
+            joined.repartition("ds")
+            .write.mode("overwrite")
+            .option("partitionOverwriteMode", "dynamic")
+            .partitionBy("ds")
+            .parquet(target)
+        )
+        return spark.read.parquet(target).where(F.col("rank") == 1).count()  # a row per key

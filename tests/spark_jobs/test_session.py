@@ -1,15 +1,16 @@
-"""Without Java, Caravan says so plainly instead of a stack trace."""
+"""Without Java, Caravan says so plainly instead of a stack trace; the warm-up job runs."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from spark_jobs.common.session import JavaNotFound, require_java
+from spark_jobs.common.session import JavaNotFound, require_java, warm_up
 
 
 def test_require_java_names_what_to_install(monkeypatch, tmp_path):
@@ -38,3 +39,12 @@ def test_caravan_demo_without_java_exits_with_a_message(tmp_path):
     assert result.returncode == 2
     assert "Spark needs Java 17 or newer" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_the_warm_up_job_runs_and_leaves_nothing_behind(spark):
+    def folders() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("caravan-spark-warm-up-*"))
+
+    before = folders()
+    assert warm_up(spark) == 3  # keys k0, k1, k2: the latest row of each
+    assert folders() == before

@@ -7,6 +7,11 @@ from pathlib import Path
 from caravan.settings import Settings
 from caravan.warehouse.targets import apply_dbt_environ
 
+# The run's ds reaches dbt's incremental models in this environment variable
+# (macros/incremental.sql): a `--vars` value that changes every run would make dbt
+# parse the whole project again each time instead of the few files that read it.
+DS_ENV_VAR = "CARAVAN_DS"
+
 
 def invoke_dbt(settings: Settings, command: str, *args: str) -> None:
     """Run a dbt command on Caravan's project in this process; raise if it fails."""
@@ -52,7 +57,8 @@ def cosmos_build_args(settings: Settings, ds_template: str, pool: str) -> dict:
     One build instead of a task per model: a model then costs what it costs in plain
     `dbt build`, not a dbt start-up of its own (bench/README.md). `ds_template`
     renders to the run's ds: dbt's incremental facts read that landing partition
-    (macros/incremental.sql). The task runs in `pool` (it writes the warehouse).
+    (macros/incremental.sql), through DS_ENV_VAR. The task runs in `pool` (it writes
+    the warehouse).
     """
     from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
@@ -66,7 +72,7 @@ def cosmos_build_args(settings: Settings, ds_template: str, pool: str) -> dict:
         ),
         "invocation_mode": InvocationMode.DBT_RUNNER,
         "install_deps": False,
-        "vars": {"ds": ds_template},
+        "env": {DS_ENV_VAR: ds_template},
         "pool": pool,
         # The DAG's own Asset says when `analytics` changed; no Asset per model.
         "emit_datasets": False,

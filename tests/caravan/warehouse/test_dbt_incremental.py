@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from caravan.settings import Settings
-from caravan.warehouse.dbt import invoke_dbt
+from caravan.warehouse.dbt import DS_ENV_VAR, invoke_dbt
 
 ORDER_COLUMNS = (
     "order_id, customer_id, customer_key, region, customer_created_at, placed_at, order_date,"
@@ -81,7 +81,8 @@ def test_rerunning_a_ds_and_backfilling_an_older_one_change_nothing(settings):
     assert fct_orders(settings) == LATEST
 
 
-def test_a_ds_run_upserts_only_the_orders_of_that_partition(settings):
+@pytest.mark.parametrize("ds_from", ["vars", "environment"])
+def test_a_ds_run_upserts_only_the_orders_of_that_partition(settings, monkeypatch, ds_from):
     build_fct_orders(settings)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute(
@@ -91,7 +92,11 @@ def test_a_ds_run_upserts_only_the_orders_of_that_partition(settings):
         )
         # A change in another partition is not this run's to pick up.
         con.execute("update landing.sales__orders set net_revenue = 99.00 where order_id = '1'")
-    build_fct_orders(settings, "2026-03-03")
+    if ds_from == "environment":  # how the warehouse DAG passes its run's ds
+        monkeypatch.setenv(DS_ENV_VAR, "2026-03-03")
+        build_fct_orders(settings)
+    else:
+        build_fct_orders(settings, "2026-03-03")
     assert fct_orders(settings) == [
         LATEST[0],
         ("2", "refunded", Decimal("20.00"), date(2026, 3, 3)),
