@@ -256,15 +256,17 @@ def test_caravan_quality_shows_every_stage_and_source_passing(chain):
 
 
 def test_rerunning_a_day_changes_nothing(chain):
-    """A backfill of the first day, after later days were loaded, leaves the same marts;
-    its one-day run of the transform publishes the rows the demo's range run did."""
+    """A backfill of the first day, after later days were loaded, leaves the same marts
+    and the same raw data. Its transform is a one-day run after the demo's range run (one
+    Spark job per output over both days): it gates every partition of the day again and
+    publishes the same rows, row for row, under its own run (tests/spark_jobs/test_range.py
+    checks a range against one-day runs of later days, job by job)."""
     before = mart_totals(chain)
     raw_before = manifests(chain, DAYS[0])
     curated_before = curated_state(chain)
     result = caravan(chain, "run", "--start", DAYS[0].isoformat())
     assert result.returncode == 0, result.stdout + result.stderr
     assert mart_totals(chain) == before
-    assert curated_rows(curated_state(chain)) == curated_rows(curated_before)
 
     def contents(published: dict) -> dict:  # the data, not the run that wrote it
         return {key: (m["rows"], [f["sha256"] for f in m["files"]]) for key, m in published.items()}
@@ -274,6 +276,21 @@ def test_rerunning_a_day_changes_nothing(chain):
     assert {m["run_id"] for m in raw_after.values()}.isdisjoint(
         m["run_id"] for m in raw_before.values()
     )
+
+    curated_after = curated_state(chain)
+    assert curated_rows(curated_after) == curated_rows(curated_before)
+    untouched = {key: m for key, (_, m) in curated_before.items() if key[2] != DAYS[0]}
+    assert {key: m for key, (_, m) in curated_after.items() if key[2] != DAYS[0]} == untouched
+    ran = {m["run_id"] for (_, _, day), (_, m) in curated_after.items() if day == DAYS[0]}
+    assert len(ran) == 1 and ran.isdisjoint(m["run_id"] for _, m in curated_before.values())
+    (run_id,) = ran
+    gated = query(
+        chain,
+        "select ds::varchar, count(*), count(*) filter (where not success)"
+        f" from quality.validation_results where run_id = '{run_id}' group by 1",
+    )
+    assert [(ds, failed) for ds, _, failed in gated] == [(str(DAYS[0]), 0)]
+    assert gated[0][1] >= len(CURATED_ENTITIES)  # the day's every gate
 
 
 CURATED_ENTITIES = [
@@ -321,32 +338,6 @@ def curated_state(home: Path) -> dict:
 
 def curated_rows(state: dict) -> dict:
     return {key: rows for key, (rows, _) in state.items()}
-
-
-def test_a_one_day_run_of_the_transform_publishes_what_the_range_run_did(chain):
-    """The demo ran the transform once for both days (a range run: one Spark job per
-    output); a one-day run of the last day (the one with history: the first day's is in
-    test_rerunning_a_day_changes_nothing) gates and publishes each of its partitions
-    again, with the same rows, row for row."""
-    day = DAYS[-1]
-    before = curated_state(chain)
-    result = caravan(chain, "run", "--start", str(day), "--dag", "transform")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"[  1/1] {day}  transform" in result.stdout
-    after = curated_state(chain)
-    assert curated_rows(after) == curated_rows(before)
-    ran = {m["run_id"] for (_, _, d), (_, m) in after.items() if d == day}
-    assert len(ran) == 1 and ran.isdisjoint(m["run_id"] for _, m in before.values())
-    kept = {key: m for key, (_, m) in after.items() if key[2] != day}
-    assert kept == {key: m for key, (_, m) in before.items() if key[2] != day}  # untouched
-    (run_id,) = ran
-    gated = query(
-        chain,
-        "select ds::varchar, count(*), count(*) filter (where not success)"
-        f" from quality.validation_results where run_id = '{run_id}' group by 1",
-    )
-    assert [(ds, failed) for ds, _, failed in gated] == [(str(day), 0)]
-    assert gated[0][1] >= len(CURATED_ENTITIES)  # the day's every gate
 
 
 def test_attribution_weights_sum_to_one_for_every_order_and_model(chain, truth):
