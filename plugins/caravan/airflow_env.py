@@ -48,8 +48,8 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "AIRFLOW__API__PORT": "8080",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        # Cosmos keeps dbt's partial-parse cache here, one per Caravan home (not in /tmp,
-        # where two homes' builds would share it).
+        # Cosmos's cache, one per Caravan home (not in /tmp, where two homes would share
+        # it); the warehouse DAG's dbt_build keeps its partial-parse state below it.
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.home / "cosmos"),
         # dbt (run by Cosmos) must not phone home: there may be no network.
         "DO_NOT_TRACK": "1",

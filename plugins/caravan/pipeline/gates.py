@@ -63,6 +63,12 @@ def gate_batch(
     return result
 
 
+def recording():
+    """The span of a gate task: every result it records goes through one connection to
+    the target where it can (DuckDB: one open and checkpoint of the file, not one a gate)."""
+    return warehouse(get_settings()).recording()
+
+
 def raise_failures(failures: list[Exception]) -> None:
     """Fail the task once for every partition that did not pass (each gated and recorded
     first), without retries: the message names each; the cause is the first failed gate,

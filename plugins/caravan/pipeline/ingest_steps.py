@@ -53,26 +53,27 @@ def gate(staged_xcoms: list[dict], run_id: str, context: dict | None = None) -> 
     `context` (the task's) only names the task in a warning alert."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from caravan.pipeline.gates import gate_batch, raise_failures  # GX: only gates import it
+    from caravan.pipeline.gates import gate_batch, raise_failures, recording  # GX: gates only
     from caravan.quality import raw
     from caravan.quality.frames import jsonl_batch
 
     lake = Lake(get_settings().lake_url)
     failed: list[Exception] = []
-    for staged in map(ingest.Staged.from_xcom, staged_xcoms):
-        source = source_spec(staged.source)
-        try:
-            ingest.check_quarantine_rate(staged, source.quarantine_threshold)
-            # The published week before ds, for the volume check (not a rerun's own partition).
-            prior_rows = raw.read_prior_rows(lake, staged.source, staged.entity, staged.ds)
-            suite = raw.suite(source, source.entities[staged.entity], prior_rows)
-            rows = sum(rows for _, rows in staged.files)
-            paths = [path for path, _ in staged.files]
-            batch = jsonl_batch(lake, paths, suite.projection, rows=rows)
-            gate_batch(suite, batch, staged.ds, run_id, context)
-        except (AirflowFailException, ingest.QuarantineRateExceeded) as error:
-            log.error("%s/%s ds=%s: %s", staged.source, staged.entity, staged.ds, error)
-            failed.append(error)
+    with recording():  # one connection for every result the task records
+        for staged in map(ingest.Staged.from_xcom, staged_xcoms):
+            source = source_spec(staged.source)
+            try:
+                ingest.check_quarantine_rate(staged, source.quarantine_threshold)
+                # The published week before ds, for the volume check (not a rerun's own partition).
+                prior_rows = raw.read_prior_rows(lake, staged.source, staged.entity, staged.ds)
+                suite = raw.suite(source, source.entities[staged.entity], prior_rows)
+                rows = sum(rows for _, rows in staged.files)
+                paths = [path for path, _ in staged.files]
+                batch = jsonl_batch(lake, paths, suite.projection, rows=rows)
+                gate_batch(suite, batch, staged.ds, run_id, context)
+            except (AirflowFailException, ingest.QuarantineRateExceeded) as error:
+                log.error("%s/%s ds=%s: %s", staged.source, staged.entity, staged.ds, error)
+                failed.append(error)
     raise_failures(failed)
     return staged_xcoms
 

@@ -60,25 +60,26 @@ def gate(job: str, dates: list[str], run_id: str, context: dict | None = None) -
     """Every output of the job for every date, each against its suite and, where one is
     defined, against the partitions it was made from; all must pass before any is
     published. `context` (the task's) only names the task in a warning alert."""
-    from caravan.pipeline.gates import gate_batch  # GX is heavy: only gate tasks import it
+    from caravan.pipeline.gates import gate_batch, recording  # GX: only gate tasks import it
     from caravan.quality import curated, reconcile
     from caravan.quality.frames import parquet_batch
 
     lake = Lake(get_settings().lake_url)
-    for partition in outputs(job, dates):
-        ds = partition.ds
-        key = (partition.source, partition.entity)
-        suite = curated.SUITES[key]
-        staged = staged_parquet(lake, partition)
-        if not staged:
-            raise FileNotFoundError(f"{job}: nothing staged for {partition}")
-        paths = [path for path, _ in staged]
-        batch = parquet_batch(lake, paths, suite.projection, rows=sum(n for _, n in staged))
-        gate_batch(suite, batch, ds, run_id, context)
-        reconciliation = reconcile.RECONCILIATIONS.get(key)
-        if reconciliation is not None:
-            suite, frame_of = reconciliation
-            gate_batch(suite, frame_of(lake, ds, paths), ds, run_id, context)
+    with recording():  # one connection for every result the task records
+        for partition in outputs(job, dates):
+            ds = partition.ds
+            key = (partition.source, partition.entity)
+            suite = curated.SUITES[key]
+            staged = staged_parquet(lake, partition)
+            if not staged:
+                raise FileNotFoundError(f"{job}: nothing staged for {partition}")
+            paths = [path for path, _ in staged]
+            batch = parquet_batch(lake, paths, suite.projection, rows=sum(n for _, n in staged))
+            gate_batch(suite, batch, ds, run_id, context)
+            reconciliation = reconcile.RECONCILIATIONS.get(key)
+            if reconciliation is not None:
+                suite, frame_of = reconciliation
+                gate_batch(suite, frame_of(lake, ds, paths), ds, run_id, context)
 
 
 def publish(job: str, dates: list[str], run_id: str) -> dict:

@@ -72,6 +72,9 @@ def cosmos_build_args(settings: Settings, ds_template: str, pool: str) -> dict:
         ),
         "invocation_mode": InvocationMode.DBT_RUNNER,
         "install_deps": False,
+        # Where Cosmos keeps dbt's partial-parse state between runs (a build runs in a copy
+        # of the project): without it, every run parses the whole project again.
+        "cache_dir": settings.home / "cosmos" / "dbt_build",
         "env": {DS_ENV_VAR: ds_template},
         "pool": pool,
         # The DAG's own Asset says when `analytics` changed; no Asset per model.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,15 +19,51 @@ def landing_table(domain: str, entity: str) -> str:
     return f"landing.{domain}__{entity}"
 
 
+# The connection `held_open` keeps, by file: `connect` hands it out instead of a new one.
+_HELD: dict[Path, duckdb.DuckDBPyConnection] = {}
+os.register_at_fork(after_in_child=_HELD.clear)  # a forked child opens its own
+
+
 @contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection held only as long as needed: other tasks write the same file."""
+    """A connection held only as long as needed: other tasks write the same file. Inside
+    `held_open(path)`, that one (read-write: DuckDB allows one configuration of a file
+    per process), with whatever transaction a failing caller left open rolled back."""
+    held = _HELD.get(Path(path))
+    if held is not None:
+        try:
+            yield held
+        except BaseException:
+            try:
+                held.rollback()
+            except duckdb.TransactionException:  # no transaction was open
+                pass
+            raise
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     try:
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def held_open(path: Path) -> Iterator[None]:
+    """One connection to the warehouse file for every `connect` inside: a gate task records
+    a result per entity, partition or mart, and opening the file and checkpointing it on
+    close cost about 40 ms each time (bench/gates.py). For tasks that hold the warehouse
+    pool only (nothing else writes the file meanwhile)."""
+    path = Path(path)
+    if path in _HELD:
+        yield
+        return
+    with connect(path) as con:
+        _HELD[path] = con
+        try:
+            yield
+        finally:
+            del _HELD[path]
 
 
 def load_partition(warehouse: Path, lake: Lake, domain: str, entity: str, ds: str) -> int:

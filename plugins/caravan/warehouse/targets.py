@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,6 +43,10 @@ class Warehouse(Protocol):
     def record_validation_results(self, result: GateResult) -> None:
         """Append a gate's rows to `quality.validation_results`, replacing the same checks
         of an earlier attempt of the same run, in one transaction."""
+        ...
+
+    def recording(self) -> AbstractContextManager[None]:
+        """A gate task's span: the results recorded inside may share one connection."""
         ...
 
 
@@ -77,6 +81,11 @@ class DuckDBWarehouse:
         from caravan.warehouse import duckdb
 
         duckdb.record_validation_results(self.path, result)
+
+    def recording(self) -> AbstractContextManager[None]:
+        from caravan.warehouse import duckdb
+
+        return duckdb.held_open(self.path)
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,9 @@ class SnowflakeWarehouse:
         with self._connect() as con:
             snowflake.record_validation_results(con, result)
 
+    def recording(self) -> AbstractContextManager[None]:
+        return nullcontext()  # a connection per result: no file to open and checkpoint
+
 
 @dataclass(frozen=True)
 class BigQueryWarehouse:
@@ -169,6 +181,11 @@ class BigQueryWarehouse:
         if self.results_path is None:
             raise ValueError("BigQuery target: no results_path to record validation results in")
         DuckDBWarehouse(self.results_path).record_validation_results(result)
+
+    def recording(self) -> AbstractContextManager[None]:
+        if self.results_path is None:
+            return nullcontext()
+        return DuckDBWarehouse(self.results_path).recording()
 
 
 def snowflake_connection(settings: Settings) -> SnowflakeConnection:

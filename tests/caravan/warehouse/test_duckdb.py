@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from caravan.lake import Lake
-from caravan.warehouse.duckdb import load_partition, publish_analytics
+from caravan.warehouse.duckdb import connect, held_open, load_partition, publish_analytics
 
 SCHEMA = pa.schema(
     [
@@ -182,3 +182,24 @@ def test_a_failed_publish_leaves_analytics_as_it_was(warehouse):
         Decimal("10.50"),
         Decimal("0.10"),
     ]
+
+
+def test_held_open_shares_one_connection_and_closes_it_after(tmp_path):
+    """A gate task's results go through one connection; a caller that fails mid-transaction
+    leaves nothing behind, and the file is free once the task's span ends."""
+    path = tmp_path / "warehouse.duckdb"
+    with held_open(path):
+        with connect(path) as first, connect(path, read_only=True) as second:
+            assert first is second
+            first.execute("create table results (n integer)")
+        with pytest.raises(RuntimeError), connect(path) as con:
+            con.begin()
+            con.execute("insert into results values (1)")
+            raise RuntimeError("a gate failed half-way")
+        with connect(path) as con:
+            con.begin()  # no transaction left open by the failed caller
+            con.execute("insert into results values (2)")
+            con.commit()
+    # Closed: a connection of another configuration (read-only) may open the file now.
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select n from results").fetchall() == [(2,)]
