@@ -9,6 +9,10 @@ import sys
 
 from pyspark.sql import SparkSession
 
+# HotSpot's quick compiler only (no C2): the local session's JVM starts and warms up on
+# about half the CPU (get_session).
+C1_ONLY = "-XX:TieredStopAtLevel=1"
+
 
 class JavaNotFound(RuntimeError):
     pass
@@ -28,9 +32,16 @@ def require_java() -> str:
     return java
 
 
-def get_session(app_name: str = "caravan", remote: str | None = None) -> SparkSession:
+def get_session(
+    app_name: str = "caravan", remote: str | None = None, *, full_jit: bool = False
+) -> SparkSession:
     """A session for `remote` (a Spark Connect URL), the one spark-submit started, or a
-    local one; reused within a process."""
+    local one; reused within a process.
+
+    The local JVM compiles with C1 only unless `full_jit`: on the days of the embedded
+    default, C2's optimising compiles cost more CPU than they save (a demo week's five
+    jobs: 23.3 → 16.9 s, the JVM's CPU time 69 → 34 s; bench/README.md). `full_jit` is
+    for the scale-factor benchmarks, whose months are big enough for C2 to pay."""
     builder = SparkSession.builder.appName(app_name)
     if remote:
         session = builder.remote(remote).getOrCreate()
@@ -49,6 +60,8 @@ def get_session(app_name: str = "caravan", remote: str | None = None) -> SparkSe
     # Python workers must run this interpreter (this venv), not whatever `python3` is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     logging.getLogger("py4j").setLevel(logging.WARNING)  # gateway chatter, at exit too
+    if not full_jit:
+        builder = builder.config("spark.driver.extraJavaOptions", C1_ONLY)
     return (
         builder.master("local[*]")
         .config("spark.sql.shuffle.partitions", "4")

@@ -8,9 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import psutil
 import pytest
 
-from spark_jobs.common.session import JavaNotFound, require_java, warm_up
+from spark_jobs.common.session import C1_ONLY, JavaNotFound, require_java, warm_up
 
 
 def test_require_java_names_what_to_install(monkeypatch, tmp_path):
@@ -48,3 +49,8 @@ def test_the_warm_up_job_runs_and_leaves_nothing_behind(spark):
     before = folders()
     assert warm_up(spark) == 3  # keys k0, k1, k2: the latest row of each
     assert folders() == before
+
+
+def test_the_local_session_compiles_with_c1_only(spark):
+    javas = [p for p in psutil.Process().children(recursive=True) if p.name() == "java"]
+    assert javas and all(C1_ONLY in p.cmdline() for p in javas)
