@@ -6,6 +6,7 @@ at import), and inherited by every process Airflow starts.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -20,6 +21,9 @@ WAREHOUSE_POOL_DESCRIPTION = "Writes to the single DuckDB warehouse file, one at
 # worker, so a task starts with them loaded instead of importing them again (a raw gate
 # task: about 10 s less, most of it while holding the warehouse pool).
 TASK_PRELOAD = ("caravan.pipeline.gates", "cosmos.operators.local", "dbt.cli.main", "pyspark.sql")
+# What `dag.test()` runs in the chain's own process imports, besides: Airflow's in-process
+# execution API.
+CHAIN_PRELOAD = (*TASK_PRELOAD, "airflow.api_fastapi.execution_api.app")
 
 # Airflow's components share one SQLite file: wait for its lock rather than fail after
 # sqlite3's default 5 s (an `airflow backfill create` while the scheduler wrote did).
@@ -63,18 +67,28 @@ def apply(settings: Settings) -> None:
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
 
 
-def ensure_database(settings: Settings) -> None:
-    """Create or upgrade Airflow's metadata DB and Caravan's pool (idempotent)."""
+def ensure_database(settings: Settings, preload: tuple[str, ...] = ()) -> None:
+    """Create or upgrade Airflow's metadata DB and Caravan's pool (idempotent).
+
+    The migration runs in a process of its own (several seconds on a new home); meanwhile
+    this process imports the `preload` modules, on the other core, instead of later.
+    """
     apply(settings)
     marker = settings.airflow_home / ".migrated"
     if not marker.exists():
-        subprocess.run(
+        migration = subprocess.Popen(
             [sys.executable, "-m", "airflow", "db", "migrate"],
-            check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
+        try:
+            for module in preload:
+                importlib.import_module(module)
+        finally:
+            _, errors = migration.communicate()
+        if migration.returncode:
+            raise subprocess.CalledProcessError(migration.returncode, migration.args, stderr=errors)
         marker.touch()
     from airflow.models.pool import Pool
 

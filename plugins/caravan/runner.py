@@ -206,7 +206,7 @@ def run_chain(
     e.g. planted bad records.
     """
     dag_ids = dag_ids or chain(settings)
-    airflow_env.ensure_database(settings)
+    airflow_env.ensure_database(settings, preload=airflow_env.CHAIN_PRELOAD)
 
     from airflow.dag_processing.dagbag import DagBag
 
