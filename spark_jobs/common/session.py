@@ -6,8 +6,11 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
+from pathlib import Path
 
-from pyspark.sql import SparkSession
+from pyspark.sql import SparkSession, Window
+from pyspark.sql import functions as F
 
 # HotSpot's quick compiler only (no C2): the local session's JVM starts and warms up on
 # about half the CPU (get_session).
@@ -85,12 +88,6 @@ def warm_up(spark: SparkSession) -> int:
     (bench/README.md); started ahead (caravan.runner.spark_started_early), it happens on
     the core the ingest DAGs leave idle instead of in the first transform task.
     """
-    import tempfile
-    from pathlib import Path
-
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
     with tempfile.TemporaryDirectory(prefix="caravan-spark-warm-up-") as folder:
         source = Path(folder, "in.jsonl")
         source.write_text(

@@ -40,12 +40,12 @@ def gate(
     that did not pass. `context` (the task's) only names the task in a warning alert."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from caravan.pipeline.gates import gate_batch, raise_failures, recording  # GX: gates only
+    from caravan.pipeline.gates import gate_batch, raise_failures  # GX: only gates import it
     from caravan.quality import marts
 
     target = warehouse(get_settings())
     failed: list[AirflowFailException] = []
-    with recording():  # one connection for every result the task records
+    with target.recording():  # one connection for every result the task records
         for mart in marts_to_gate:
             suite = marts.SUITES[("marts", mart)]
             # A frame on DuckDB; on Snowflake a query GX's SQL engine runs in the warehouse.
