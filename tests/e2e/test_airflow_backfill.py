@@ -206,9 +206,9 @@ class CaravanUp:
 
         def cancel_orphans() -> None:
             # Airflow commits the backfill before creating its runs, and removes it after a
-            # lock error only on PostgreSQL and MySQL: on SQLite the failed try leaves an
-            # active backfill with no runs, which refuses the next try ("Another backfill
-            # is running") until the scheduler retires it two minutes later.
+            # lock error met while creating them, not after one met at the final commit:
+            # that try leaves an active backfill, which refuses the next try ("Another
+            # backfill is running") until the scheduler retires it two minutes later.
             for orphan in self.backfills():
                 if orphan["id"] not in before and not orphan["completed_at"]:
                     self.api.put(f"/api/v2/backfills/{orphan['id']}/cancel")
@@ -451,13 +451,20 @@ def test_airflow_backfill_over_30_days_and_rerun_leave_the_same_data(caravan_up)
         # Published again, by the same run (cleared, not replaced: the run_id stays).
         assert utc(again["created_at"]) > utc(first["created_at"]), day
         assert again["run_id"] == first["run_id"] == rerun_runs[day]["dag_run_id"], day
-        # Cleared and run again: every task's try_number went up, together. By one, unless
-        # `backfill create` met a locked database after clearing and was run again (see
-        # `CaravanUp.airflow`): each run of it clears the day's runs once more.
+        # Cleared and run again: every task's try_number went up by one, together.
         tries = {ti["task_id"]: ti["try_number"] for ti in server.task_instances(again["run_id"])}
         assert set(tries) == {"extract", "gate", "publish"}, day
         (try_number,) = set(tries.values())
-        assert 2 <= try_number <= 1 + server.attempts[-1], (day, tries)  # the rerun's create
+        creates = server.attempts[-1]
+        if creates == 1:
+            assert try_number == 2, (day, tries)
+        else:
+            # `backfill create` met a locked database and was run again (`CaravanUp.airflow`).
+            # On SQLite each day's savepoint commits when released, so the failed try had
+            # already cleared its first days, and Airflow's clean-up of that try deletes
+            # their runs: the next try creates them anew (the same run_id, at try 1). Where
+            # that clean-up failed too, each later try clears the day once more.
+            assert 1 <= try_number <= 1 + creates, (day, tries, creates)
 
     # --- stop: SIGTERM, and nothing `caravan up` started is left running ------------------
     assert server.stop() == []
