@@ -8,12 +8,15 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# uv (from PyPI, into the venv) installs the pinned set in well under a minute.
+# uv (from PyPI, into the venv) installs the pinned set in about a minute, compiling it to
+# bytecode: where PYTHONDONTWRITEBYTECODE is set (as on our CI machine) Python cannot cache
+# what it compiles, and every process compiled Airflow, GX and dbt again on import (the
+# demo's own imports took 18 s instead of 9; bench/README.md).
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Caravan needs Python 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -e .
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.txt -e .
 	touch $(STAMP)
 
 check-java:
