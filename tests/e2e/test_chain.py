@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -100,6 +101,23 @@ def test_demo_shows_progress_and_the_marts(chain, truth):
     assert f"{truth.orders:>6}" in out.split("Orders (analytics.fct_orders)")[1].splitlines()[2]
     assert "Where to look next" in out
     assert "Traceback" not in out
+
+
+def test_the_dags_are_written_to_airflow_once_for_the_whole_chain(chain):
+    # `dag.test()` writes every DAG of the folder back to the metadata DB on each call;
+    # the chain keeps its first call's write (`runner.dags_synced_once`): every DAG was
+    # last parsed before the first DAG run ended, in one version.
+    db = sqlite3.connect(f"file:{chain / 'airflow' / 'airflow.db'}?mode=ro", uri=True)
+    try:
+        parsed = dict(db.execute("select dag_id, last_parsed_time from dag"))
+        versions = dict(db.execute("select dag_id, count(*) from dag_version group by 1"))
+        (first_end,) = db.execute("select min(end_date) from dag_run").fetchone()
+    finally:
+        db.close()
+    dag_ids = {*(f"ingest_{name}" for name in REGISTRY), "transform", "warehouse"}
+    assert set(parsed) == set(versions) == dag_ids
+    assert max(parsed.values()) < first_end  # the same text format: compared as text
+    assert set(versions.values()) == {1}
 
 
 def test_orders_match_the_shop(chain, truth):
