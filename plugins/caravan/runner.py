@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
-from unittest.mock import patch
 
 import pendulum
 
@@ -285,8 +284,11 @@ def dags_synced_once() -> Iterator[None]:
             sync_bag_to_db(bag, bundle_name, bundle_version, **kwargs)
             synced.add(bundle_name)
 
-    with patch.object(dagbag, "sync_bag_to_db", sync_once):
+    dagbag.sync_bag_to_db = sync_once  # dag.test() imports it from the module at each call
+    try:
         yield
+    finally:
+        dagbag.sync_bag_to_db = sync_bag_to_db
 
 
 @contextmanager
