@@ -58,7 +58,9 @@ def build_ingest_dag(source: SourceSpec):
 
             return ingest_steps.gate(staged, context["run_id"], context)
 
-        @task(outlets=[asset])
+        # One XCom, the summary: a `-> dict` task would also push each key on its own
+        # (multiple_outputs), an execution API call each and nothing reads them.
+        @task(outlets=[asset], multiple_outputs=False)
         def publish(staged: list[dict], **context) -> dict:
             from caravan.pipeline import ingest_steps
 

@@ -48,8 +48,9 @@ SETTINGS = get_settings()
 def transform():
     published = {}
     for job, job_outputs in TRANSFORM_JOBS.items():
-
-        @task(task_id=f"run_{job}")
+        # One XCom each, the summary: a `-> dict` task would also push each key on its
+        # own (multiple_outputs), an execution API call each and nothing reads them.
+        @task(task_id=f"run_{job}", multiple_outputs=False)
         def run(job_name: str, **context) -> dict:
             from caravan.pipeline import transform_steps
 
@@ -63,7 +64,7 @@ def transform():
 
         outlets = [CURATED[output] for output in job_outputs]
 
-        @task(task_id=f"publish_{job}", outlets=outlets)
+        @task(task_id=f"publish_{job}", outlets=outlets, multiple_outputs=False)
         def publish(job_name: str, **context) -> dict:
             from caravan.pipeline import transform_steps
 

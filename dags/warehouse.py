@@ -39,7 +39,9 @@ from caravan.warehouse.dbt import cosmos_build_args
     doc_md=__doc__,
 )
 def warehouse():
-    @task(pool=WAREHOUSE_POOL)
+    # One XCom, the summary (dbt_build reads its ds): a `-> dict` task would also push
+    # each key on its own (multiple_outputs), an execution API call each.
+    @task(pool=WAREHOUSE_POOL, multiple_outputs=False)
     def load(**context) -> dict:
         from caravan.pipeline import warehouse_steps
 

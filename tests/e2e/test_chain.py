@@ -103,10 +103,13 @@ def test_demo_shows_progress_and_the_marts(chain, truth):
     assert "Traceback" not in out
 
 
-def test_the_dags_are_written_to_airflow_once_for_the_whole_chain(chain):
-    # `dag.test()` writes every DAG of the folder back to the metadata DB on each call;
-    # the chain keeps its first call's write (`runner.dags_synced_once`): every DAG was
-    # last parsed before the first DAG run ended, in one version.
+def test_the_dags_are_parsed_and_written_to_airflow_once_for_the_whole_chain(chain):
+    # `dag.test()` parses the DAG folder and writes every DAG of it back to the metadata
+    # DB on each call; the chain keeps its first call's (`runner.dags_synced_once`): the
+    # folder was parsed twice (by the runner, then by the first call), and every DAG was
+    # last written before the first DAG run ended, in one version.
+    log = (chain / "logs" / "run.log").read_text()
+    assert log.count("Filling up the DagBag from") == 2
     db = sqlite3.connect(f"file:{chain / 'airflow' / 'airflow.db'}?mode=ro", uri=True)
     try:
         parsed = dict(db.execute("select dag_id, last_parsed_time from dag"))
@@ -118,6 +121,22 @@ def test_the_dags_are_written_to_airflow_once_for_the_whole_chain(chain):
     assert set(parsed) == set(versions) == dag_ids
     assert max(parsed.values()) < first_end  # the same text format: compared as text
     assert set(versions.values()) == {1}
+
+
+def test_each_task_pushes_one_xcom(chain):
+    # Tasks that return a dict push it whole, not also each key (`multiple_outputs`):
+    # every XCom is a return value, at most one per task instance.
+    db = sqlite3.connect(f"file:{chain / 'airflow' / 'airflow.db'}?mode=ro", uri=True)
+    try:
+        keys = {key for (key,) in db.execute("select distinct key from xcom")}
+        (most,) = db.execute(
+            "select max(n) from (select count(*) as n from xcom"
+            " group by dag_run_id, task_id, map_index)"
+        ).fetchone()
+    finally:
+        db.close()
+    assert keys == {"return_value"}
+    assert most == 1
 
 
 def test_orders_match_the_shop(chain, truth):
