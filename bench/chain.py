@@ -1,6 +1,6 @@
 """What Airflow adds to the chain: the demo's days through Airflow, then as bare steps.
 
-    .venv/bin/python bench/chain.py [--start 2026-11-01] [--days 7]
+    .venv/bin/python bench/chain.py [--start 2026-11-01] [--days 7] [--rounds 2]
 
 Runs the same days twice, each in a fresh `CARAVAN_HOME` under `bench/.data/chain/`
 and a fresh Python process (so both pay the same imports and start-ups):
@@ -17,6 +17,12 @@ to a file, and must end with the same marts (checked). Printed as a Markdown tab
 each stage's seconds in both modes (the first day on its own: it also pays for imports
 and start-ups), the whole run, and how much Airflow adds over the bare steps. The
 results are in bench/README.md.
+
+With `--rounds N` both modes run N times, in turn bare first and Airflow first (bare,
+Airflow, Airflow, bare, ...), and the table has each mode's mean: the reference
+machine's speed drifts by 15 % and more within minutes, and a drift that runs one way
+over the measurement then weighs on both modes alike. Each round's ratio is printed
+too, so the spread shows.
 """
 
 from __future__ import annotations
@@ -169,8 +175,24 @@ def stage_seconds(result: dict, first_day: str) -> dict[str, dict[str, float]]:
     return totals
 
 
-def report(results: dict[str, dict], dates: list[str]) -> str:
-    stages = {mode: stage_seconds(result, dates[0]) for mode, result in results.items()}
+def mean_stages(rounds: list[dict], first_day: str) -> dict[str, dict[str, float]]:
+    each = [stage_seconds(result, first_day) for result in rounds]
+    return {
+        part: {stage: sum(s[part][stage] for s in each) / len(each) for stage in STAGES}
+        for part in ("first", "rest")
+    }
+
+
+def chain_seconds(result: dict) -> float:
+    return sum(step["seconds"] for step in result["steps"])
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def report(results: dict[str, list[dict]], dates: list[str]) -> str:
+    stages = {mode: mean_stages(rounds, dates[0]) for mode, rounds in results.items()}
     lines = [
         "| stage | airflow s | bare s | Airflow adds |",
         "|---|---:|---:|---:|",
@@ -182,16 +204,24 @@ def report(results: dict[str, dict], dates: list[str]) -> str:
                 where = "one range run over all days" if stage == "transform" else label
                 lines.append(f"| {stage}, {where} | {a:.1f} | {b:.1f} | {a / b - 1:+.0%} |")
 
-    def chain(mode: str) -> float:
-        return sum(step["seconds"] for step in results[mode]["steps"])
-
-    a, b = results["airflow"], results["bare"]
+    runs = {mode: mean([chain_seconds(r) for r in rounds]) for mode, rounds in results.items()}
+    process = {mode: mean([r["process"] for r in rounds]) for mode, rounds in results.items()}
+    a, b = "airflow", "bare"
     lines += [
-        f"| **all days, the steps or DAG runs** | **{chain('airflow'):.1f}**"
-        f" | **{chain('bare'):.1f}** | **{chain('airflow') / chain('bare') - 1:+.0%}** |",
-        f"| the whole process, start to exit | {a['process']:.1f} | {b['process']:.1f}"
-        f" | {a['process'] / b['process'] - 1:+.0%} |",
+        f"| **all days, the steps or DAG runs** | **{runs[a]:.1f}**"
+        f" | **{runs[b]:.1f}** | **{runs[a] / runs[b] - 1:+.0%}** |",
+        f"| the whole process, start to exit | {process[a]:.1f} | {process[b]:.1f}"
+        f" | {process[a] / process[b] - 1:+.0%} |",
     ]
+    if len(results[a]) > 1:
+        lines.append("")
+        for n, (air, bare) in enumerate(zip(results[a], results[b], strict=True), 1):
+            first = "bare" if n % 2 else "airflow"
+            air_s, bare_s = chain_seconds(air), chain_seconds(bare)
+            lines.append(
+                f"round {n} ({first} first): the runs {air_s:.1f} against {bare_s:.1f} s"
+                f" ({air_s / bare_s - 1:+.0%})"
+            )
     return "\n".join(lines)
 
 
@@ -201,6 +231,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--start", default=START)
     parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=1, help="each mode this many times")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--dates", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -213,13 +244,15 @@ def main() -> None:
 
     dates = window(args.start, args.days)
     folder = ROOT / "bench" / ".data" / "chain"
-    results = {}
-    for mode in ("bare", "airflow"):
-        print(f"{mode}: {len(dates)} days ...", file=sys.stderr, flush=True)
-        results[mode] = run_mode(mode, dates, folder)
-    if results["airflow"]["marts"] != results["bare"]["marts"]:
-        sys.exit(f"the marts differ: {results['airflow']['marts']} vs {results['bare']['marts']}")
-    print(f"marts equal in both modes: {results['bare']['marts']}\n")
+    results: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    for n in range(args.rounds):
+        for mode in ("bare", "airflow") if n % 2 == 0 else ("airflow", "bare"):
+            print(f"round {n + 1}, {mode}: {len(dates)} days ...", file=sys.stderr, flush=True)
+            results[mode].append(run_mode(mode, dates, folder))
+    marts = {tuple(r["marts"]) for rounds in results.values() for r in rounds}
+    if len(marts) != 1:
+        sys.exit(f"the marts differ between runs: {sorted(marts)}")
+    print(f"marts equal in every run: {results['bare'][0]['marts']}\n")
     print(report(results, dates))
 
 
