@@ -73,7 +73,7 @@ def run_bare(dates: list[str]) -> list[dict]:
     from caravan.runner import embedded_sources, output_to_file, spark_started_early
     from caravan.settings import get_settings
     from caravan.sources.registry import load_registry
-    from caravan.warehouse.dbt import DS_ENV_VAR, invoke_dbt
+    from caravan.warehouse.dbt import DAILY_BUILD_FLAGS, DS_ENV_VAR, invoke_dbt
 
     settings = get_settings()
     airflow_env.apply(settings)  # dbt's environment, as in the DAGs' processes
@@ -98,7 +98,7 @@ def run_bare(dates: list[str]) -> list[dict]:
     def warehouse(ds: str, run_id: str) -> None:
         warehouse_steps.load(ds)
         os.environ[DS_ENV_VAR] = ds  # as the DAG's dbt_build task passes it
-        invoke_dbt(settings, "build")
+        invoke_dbt(settings, "build", *DAILY_BUILD_FLAGS)
         warehouse_steps.gate(ds, run_id)
         warehouse_steps.publish(ds)
 

@@ -6,10 +6,10 @@ Triggered per `ds` once every curated entity has published that partition.
 1. **load** — replaces the `ds` of each `landing` table with the published
    curated partition (idempotent per `ds`);
 2. **dbt_build** — Cosmos runs the dbt project as one `dbt build` in-process: every
-   model, the snapshot, the data and unit tests, in dependency order; dbt stops the
-   models downstream of a failing test. Incremental facts read the run's `ds` (the
-   `load` task's result, passed to dbt as `CARAVAN_DS`). The task log lists each node's
-   result;
+   model, the snapshot and the data tests, in dependency order; dbt stops the models
+   downstream of a failing test (the unit tests, on fixed inputs, run in CI, not
+   daily). Incremental facts read the run's `ds` (the `load` task's result, passed to
+   dbt as `CARAVAN_DS`). The task log lists each node's result;
 3. **gate** — Great Expectations checks on every mart as built;
 4. **publish** — copies the marts into `analytics` in one transaction, so
    analysts see the new data only when every gate passed, and the old data
