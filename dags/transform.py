@@ -48,8 +48,7 @@ SETTINGS = get_settings()
 def transform():
     published = {}
     for job, job_outputs in TRANSFORM_JOBS.items():
-        # One XCom each, the summary: a `-> dict` task would also push each key on its
-        # own (multiple_outputs), an execution API call each and nothing reads them.
+        # One XCom each (see ingest.py's publish on multiple_outputs).
         @task(task_id=f"run_{job}", multiple_outputs=False)
         def run(job_name: str, **context) -> dict:
             from caravan.pipeline import transform_steps

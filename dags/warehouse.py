@@ -39,8 +39,7 @@ from caravan.warehouse.dbt import cosmos_build_args
     doc_md=__doc__,
 )
 def warehouse():
-    # One XCom, the summary (dbt_build reads its ds): a `-> dict` task would also push
-    # each key on its own (multiple_outputs), an execution API call each.
+    # One XCom, read by dbt_build for its ds (see ingest.py's publish on multiple_outputs).
     @task(pool=WAREHOUSE_POOL, multiple_outputs=False)
     def load(**context) -> dict:
         from caravan.pipeline import warehouse_steps
