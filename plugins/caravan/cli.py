@@ -190,8 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    sql = commands.add_parser("sql", help="query the warehouse (read-only)")
-    sql.add_argument("query")
+    sql_help = (
+        "run one read-only query on the warehouse (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE;"
+        " no files, no other databases, no settings: exit 2 if refused, README.md)"
+    )
+    sql = commands.add_parser("sql", help=sql_help, description=sql_help)
+    sql.add_argument("query", help="a single SELECT-like statement in DuckDB's SQL")
     sql.set_defaults(func=cmd_sql)
 
     quality = commands.add_parser(

@@ -8,6 +8,7 @@ from decimal import Decimal
 import duckdb
 
 from caravan.contracts import ATTRIBUTION_MODELS
+from caravan.query_guard import QueryRefused, check_query, run_query
 from caravan.settings import Settings
 
 SUMMARY_QUERIES = (
@@ -52,8 +53,10 @@ SUMMARY_QUERIES = (
 
 
 def _print_table(cursor) -> None:
-    columns = [d[0] for d in cursor.description]
-    values = cursor.fetchall()
+    _print_rows([d[0] for d in cursor.description], cursor.fetchall())
+
+
+def _print_rows(columns: list[str], values: list[tuple]) -> None:
     # Numbers line up on the right, text on the left.
     numeric = [
         bool(values)
@@ -81,17 +84,22 @@ def _print_table(cursor) -> None:
 
 
 def print_query(settings: Settings, query: str) -> int:
-    if not settings.warehouse_path.exists():
-        print(f"no warehouse at {settings.warehouse_path}: run `make demo` first", file=sys.stderr)
-        return 1
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    """Run one read of the warehouse through the query guard; 2 if the guard refuses it."""
     try:
-        _print_table(con.execute(query))
+        check_query(query)  # refused before the warehouse is looked for
+        if not settings.warehouse_path.exists():
+            print(
+                f"no warehouse at {settings.warehouse_path}: run `make demo` first", file=sys.stderr
+            )
+            return 1
+        result = run_query(settings.warehouse_path, query)
+    except QueryRefused as error:
+        print(f"caravan sql: {error}", file=sys.stderr)
+        return 2
     except duckdb.Error as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    finally:
-        con.close()
+    _print_rows(result.columns, result.rows)
     return 0
 
 
