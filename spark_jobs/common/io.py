@@ -96,7 +96,8 @@ def windows(
 def published_files(
     lake: Lake, zone: str, source: str, entity: str, days: Iterable[str]
 ) -> dict[str, list[str]]:
-    """Reader URLs of each day's published files (only those its manifest lists).
+    """Reader URLs of each day's published files (only those its manifest lists, each
+    checked against it: `Lake.verified_files`).
 
     The manifests are fetched in one call (concurrently on a bucket); a day without
     one is not published and fails, naming every such day.
@@ -111,9 +112,7 @@ def published_files(
         if text is None:
             missing.append(f"{lake.url}/{partitions[day].relpath}")
             continue
-        manifest = Manifest.from_json(text.decode())
-        folder = lake.path(partitions[day])
-        files[day] = [lake.reader_url(f"{folder}/{f.path}") for f in manifest.files]
+        files[day] = lake.verified_files(partitions[day], Manifest.from_json(text.decode()))
     if missing:
         raise PartitionNotPublished(
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not published"

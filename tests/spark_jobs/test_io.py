@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 from pyspark.sql import functions as F
 
-from caravan.lake import Lake
-from spark_jobs.common.io import HistoryGap, days_before, history, latest_per_key
+from caravan.lake import Lake, Partition, PartitionCorrupt
+from spark_jobs.common.io import (
+    HistoryGap,
+    days_before,
+    history,
+    latest_per_key,
+    read_raw_days,
+)
 
 
 def lake_with_days(tmp_path, *days: str) -> Lake:
@@ -62,3 +70,19 @@ def test_the_latest_partition_wins_unless_an_earlier_row_is_preferred(spark):
         "v2": "K-linked",
         "v3": "K-new",
     }
+
+
+def test_a_raw_file_changed_after_publishing_stops_the_read_before_spark_sees_it(spark, tmp_path):
+    lake = Lake(f"file://{tmp_path / 'lake'}")
+    partition = Partition("raw", "shop_db", "orders", "2026-11-02")
+    folder = lake.staging_path(partition)
+    staged = [lake.write_jsonl_gz(folder, "a.jsonl.gz", [{"order_id": "o1", "total": "10.00"}])]
+    lake.publish(partition, staged, run_id="r", delivered=1, quarantined=0, schema={}, producer="t")
+    schema = "order_id STRING, total STRING"
+    read = read_raw_days(spark, lake, "shop_db", "orders", ["2026-11-02"], schema)
+    assert [tuple(row) for row in read.collect()] == [("o1", "10.00", "2026-11-02")]
+
+    part = tmp_path / "lake/raw/shop_db/orders/ds=2026-11-02/part-00000.jsonl.gz"
+    part.write_bytes(gzip.compress(b'{"order_id": "o1", "total": "100.00"}\n', mtime=0))
+    with pytest.raises(PartitionCorrupt, match=r"raw/shop_db/orders/ds=2026-11-02 does not match"):
+        read_raw_days(spark, lake, "shop_db", "orders", ["2026-11-02"], schema)

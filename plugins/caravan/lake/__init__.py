@@ -7,6 +7,6 @@ The same code serves `file://` folders and `gs://` buckets through fsspec.
 """
 
 from caravan.lake.manifest import FileEntry, Manifest
-from caravan.lake.store import Lake, Partition, date_range
+from caravan.lake.store import Lake, Partition, PartitionCorrupt, date_range
 
-__all__ = ["FileEntry", "Lake", "Manifest", "Partition", "date_range"]
+__all__ = ["FileEntry", "Lake", "Manifest", "Partition", "PartitionCorrupt", "date_range"]

@@ -179,15 +179,85 @@ class Lake:
         return Manifest.from_json(self.fs.cat_file(path).decode())
 
     def published_files(self, partition: Partition) -> list[str]:
-        """Reader URLs of a published partition's files; [] when it is not published."""
+        """Reader URLs of a published partition's files, checked against its manifest;
+        [] when it is not published."""
         manifest = self.read_manifest(partition)
         if manifest is None:
             return []
-        return [self.reader_url(f"{self.path(partition)}/{f.path}") for f in manifest.files]
+        return self.verified_files(partition, manifest)
+
+    def published(self, partition: Partition) -> tuple[Manifest, list[str]]:
+        """A published partition's manifest and its files' reader URLs, checked against it;
+        FileNotFoundError when the partition is not published."""
+        manifest = self.read_manifest(partition)
+        if manifest is None:
+            raise FileNotFoundError(f"{self.location(partition)} is not published")
+        return manifest, self.verified_files(partition, manifest)
+
+    def verified_files(self, partition: Partition, manifest: Manifest) -> list[str]:
+        """Reader URLs of the files `manifest` lists, once each is found to have the size
+        and sha256 the manifest recorded at publishing (`PartitionCorrupt` otherwise).
+
+        Every reader of a published partition comes through here: a file rewritten,
+        truncated or removed after publishing is a named failure, never data. The hash
+        covers the row count the manifest records too, for the bytes are the ones it
+        was counted from. The files are fetched in one call (concurrently on a bucket).
+        """
+        folder = self.path(partition)
+        paths = [f"{folder}/{entry.path}" for entry in manifest.files]
+        found = self.fs.cat(paths, on_error="return") if paths else {}
+        found = {self.fs._strip_protocol(path): data for path, data in found.items()}
+        problems = [
+            problem
+            for entry, path in zip(manifest.files, paths, strict=True)
+            if (problem := file_mismatch(entry, found.get(self.fs._strip_protocol(path))))
+        ]
+        if problems:
+            raise PartitionCorrupt(self.location(partition), problems)
+        return [self.reader_url(path) for path in paths]
+
+    def check_rows(self, partition: Partition, manifest: Manifest, rows: int, reader: str) -> None:
+        """Fail when a reader (a load, a reconciliation) found another number of rows in a
+        published partition than its manifest records."""
+        if rows != manifest.rows:
+            raise PartitionCorrupt(
+                self.location(partition),
+                [f"{reader} read {rows} rows, the manifest records {manifest.rows}"],
+            )
+
+    def location(self, partition: Partition) -> str:
+        """The partition as people find it: the lake's URL and the partition's path."""
+        return f"{self.url}/{partition.relpath}"
 
     def published_dates(self, zone: str, source: str, entity: str) -> list[str]:
         pattern = f"{self.root}/{zone}/{source}/{entity}/ds=*/{MANIFEST}"
         return sorted(posixpath.basename(posixpath.dirname(p))[3:] for p in self.fs.glob(pattern))
+
+
+class PartitionCorrupt(RuntimeError):
+    """A published partition whose files differ from what its manifest recorded."""
+
+    def __init__(self, location: str, problems: list[str]):
+        self.location = location
+        self.problems = problems
+        super().__init__(
+            f"{location} does not match its {MANIFEST}: "
+            + "; ".join(problems)
+            + ". The partition changed after it was published: nothing was read from it."
+            " Publish it again by rerunning its producer for this ds (docs/reliability.md)."
+        )
+
+
+def file_mismatch(entry: FileEntry, data: bytes | Exception | None) -> str | None:
+    """How a file's bytes differ from its manifest entry, or None when they match."""
+    if data is None or isinstance(data, Exception):
+        return f"{entry.path} is missing"
+    size, sha256 = _size_and_sha256(data)
+    if size != entry.bytes:
+        return f"{entry.path} has {size} bytes, the manifest {entry.bytes}"
+    if sha256 != entry.sha256:
+        return f"{entry.path} has sha256 {sha256[:12]}…, the manifest {entry.sha256[:12]}…"
+    return None
 
 
 def _size_and_sha256(data: bytes) -> tuple[int, str]:

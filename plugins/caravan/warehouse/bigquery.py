@@ -104,9 +104,7 @@ def load_partition(client: Any, lake: Lake, domain: str, entity: str, ds: str) -
     job of exactly the files its manifest lists, truncating that day's partition only."""
     require_gcs_lake(lake.url)
     partition = Partition("curated", domain, entity, ds)
-    files = lake.published_files(partition)
-    if not files:
-        raise FileNotFoundError(f"{partition} is not published in {lake.url}")
+    manifest, files = lake.published(partition)
     ensure_dataset(client, LANDING)
     job = client.load_table_from_uri(
         files,
@@ -114,7 +112,11 @@ def load_partition(client: Any, lake: Lake, domain: str, entity: str, ds: str) -
         job_config=load_job_config(lake.url, domain, entity),
     )
     job.result()
-    return int(job.output_rows or 0)
+    loaded = int(job.output_rows or 0)
+    # WRITE_TRUNCATE on the day's partition: a count that disagrees is worth a failed task
+    # (the next load of the day replaces it), not a silent shortfall.
+    lake.check_rows(partition, manifest, loaded, f"the load job {job.job_id}")
+    return loaded
 
 
 def mart_frame(client: Any, table: str, projection: str):

@@ -68,9 +68,8 @@ def held_open(path: Path) -> Iterator[None]:
 
 def load_partition(warehouse: Path, lake: Lake, domain: str, entity: str, ds: str) -> int:
     """Replace one `ds` of a landing table with the published curated partition."""
-    files = lake.published_files(Partition("curated", domain, entity, ds))
-    if not files:
-        raise FileNotFoundError(f"curated/{domain}/{entity}/ds={ds} is not published in {lake.url}")
+    partition = Partition("curated", domain, entity, ds)
+    manifest, files = lake.published(partition)
     table = landing_table(domain, entity)
     # The ds comes from the manifest's partition, not from the `ds=` in the file paths
     # (DuckDB would add that as a second `ds` column).
@@ -87,6 +86,7 @@ def load_partition(warehouse: Path, lake: Lake, domain: str, entity: str, ds: st
         loaded = con.execute(
             f"select count(*) from {table} where ds = cast($ds as date)", {"ds": ds}
         ).fetchone()[0]
+        lake.check_rows(partition, manifest, loaded, f"the load into {table}")  # else rolled back
         con.execute("commit")
     return loaded
 

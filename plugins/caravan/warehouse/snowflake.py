@@ -203,20 +203,23 @@ def load_partition(
     ones, never both or none. (COPY leaves `ds`, which no file has, NULL.)
     """
     partition = Partition("curated", domain, entity, ds)
-    files = lake.published_files(partition)
-    if not files:
-        raise FileNotFoundError(f"{partition} is not published in {lake.url}")
+    manifest, files = lake.published(partition)
     table = landing_table(domain, entity)
     schema = _parquet_schema(lake, files[0])
     cursor = con.cursor()
+
+    def check_rows(loaded: int) -> None:
+        lake.check_rows(partition, manifest, loaded, f"the COPY into {table}")
+
     cursor.execute("create schema if not exists landing")
     _ensure_table(cursor, table, landing_columns(schema, f"{partition}/{files[0]}"))
     if lake.is_local or not storage_integration:
         with lake.local_files(files) as local:
             source = _put_files(cursor, local, f"{domain}__{entity}/{ds}")
-            return _replace_ds(cursor, table, ds, f"copy into {table} from {source} {COPY_OPTIONS}")
+            copy = f"copy into {table} from {source} {COPY_OPTIONS}"
+            return _replace_ds(cursor, table, ds, copy, check_rows)
     _create_lake_stage(cursor, lake, storage_integration)
-    return _replace_ds(cursor, table, ds, external_copy_sql(table, partition, files))
+    return _replace_ds(cursor, table, ds, external_copy_sql(table, partition, files), check_rows)
 
 
 def external_copy_sql(table: str, partition: Partition, files: list[str]) -> str:
@@ -273,7 +276,9 @@ def _create_lake_stage(cursor: Any, lake: Lake, storage_integration: str) -> Non
     )
 
 
-def _replace_ds(cursor: Any, table: str, ds: str, copy: str) -> int:
+def _replace_ds(cursor: Any, table: str, ds: str, copy: str, check_rows) -> int:
+    """Delete the day, COPY it again and count it in one transaction, committed only when
+    `check_rows` accepts the count."""
     cursor.execute("begin")
     try:
         cursor.execute(f"delete from {table} where ds = %s", (ds,))
@@ -281,6 +286,7 @@ def _replace_ds(cursor: Any, table: str, ds: str, copy: str) -> int:
         cursor.execute(f"update {table} set ds = %s where ds is null", (ds,))
         cursor.execute(f"select count(*) from {table} where ds = %s", (ds,))
         loaded = cursor.fetchone()[0]
+        check_rows(loaded)
         cursor.execute("commit")
     except BaseException:
         cursor.execute("rollback")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from caravan.lake import FileEntry, Lake, Manifest, Partition
+from caravan.lake import FileEntry, Lake, Manifest, Partition, PartitionCorrupt
 
 DS = "2026-03-01"
 # DESIGN §3, lake layout.
@@ -299,3 +299,72 @@ def test_published_dates_lists_only_manifested_ds(lake, lake_dir):
     assert lake.published_dates("raw", "shop", "orders") == ["2026-03-01", "2026-03-03"]
     assert lake.published_dates("raw", "shop", "customers") == ["2026-03-05"]
     assert lake.published_dates("raw", "shop", "products") == []
+
+
+# -- verified reads: a published file that changed is a named failure, never data ------
+
+
+def published_orders(lake: Lake) -> tuple[Partition, Path]:
+    partition = Partition("raw", "shop", "orders", DS)
+    publish(lake, partition, stage(lake, partition, RECORDS_A), delivered=3)
+    return partition, Path(lake.path(partition)) / "part-00000.jsonl.gz"
+
+
+def test_a_file_rewritten_after_publishing_is_refused_naming_partition_and_file(lake):
+    partition, part = published_orders(lake)
+    published_size = len(part.read_bytes())
+    # Valid gzip JSON lines again, one value changed: only the bytes tell.
+    rewritten = gzip.compress(
+        b"".join(json.dumps(r | {"id": r["id"] * 10}).encode() + b"\n" for r in RECORDS_A)
+    )
+    part.write_bytes(rewritten)
+    with pytest.raises(PartitionCorrupt) as caught:
+        lake.published_files(partition)
+    message = str(caught.value)
+    assert f"{lake.url}/raw/shop/orders/ds={DS} does not match its _manifest.json" in message
+    assert (
+        f"part-00000.jsonl.gz has {len(rewritten)} bytes, the manifest {published_size}" in message
+    )
+
+
+def test_a_file_of_the_same_size_but_other_bytes_is_refused_by_its_sha256(lake):
+    partition, part = published_orders(lake)
+    published = part.read_bytes()
+    tampered = bytearray(published)
+    tampered[-5] ^= 0xFF  # one byte of the gzip trailer: the size stays
+    part.write_bytes(bytes(tampered))
+    with pytest.raises(
+        PartitionCorrupt, match=r"part-00000\.jsonl\.gz has sha256 (\w+)…"
+    ) as caught:
+        lake.published_files(partition)
+    assert hashlib.sha256(bytes(tampered)).hexdigest()[:12] in str(caught.value)
+    assert hashlib.sha256(published).hexdigest()[:12] in str(caught.value)
+
+
+def test_a_file_removed_after_publishing_is_refused(lake):
+    partition, part = published_orders(lake)
+    part.unlink()
+    with pytest.raises(PartitionCorrupt, match=r"part-00000\.jsonl\.gz is missing"):
+        lake.published(partition)
+
+
+def test_an_untouched_partition_reads_as_published(lake):
+    partition, part = published_orders(lake)
+    manifest, files = lake.published(partition)
+    assert files == [str(part)]
+    assert manifest.rows == 3
+
+
+def test_a_reader_that_counts_other_rows_than_the_manifest_fails(lake):
+    partition, _ = published_orders(lake)
+    manifest, _ = lake.published(partition)
+    lake.check_rows(partition, manifest, 3, "a test reader")
+    with pytest.raises(
+        PartitionCorrupt, match=r"a test reader read 2 rows, the manifest records 3"
+    ):
+        lake.check_rows(partition, manifest, 2, "a test reader")
+
+
+def test_an_unpublished_partition_is_not_found_by_published(lake):
+    with pytest.raises(FileNotFoundError, match=rf"raw/shop/orders/ds={DS} is not published"):
+        lake.published(Partition("raw", "shop", "orders", DS))

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from caravan.lake import Lake
+from caravan.lake import Lake, Partition, PartitionCorrupt
 from caravan.warehouse.duckdb import connect, held_open, load_partition, publish_analytics
 
 SCHEMA = pa.schema(
@@ -203,3 +204,48 @@ def test_held_open_shares_one_connection_and_closes_it_after(tmp_path):
     # Closed: a connection of another configuration (read-only) may open the file now.
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("select n from results").fetchall() == [(2,)]
+
+
+def test_a_curated_file_rewritten_after_publishing_is_not_loaded(
+    lake, warehouse, publish_orders, tmp_path
+):
+    publish_orders("2026-03-01", DAY_1)
+    assert load_partition(warehouse, lake, "sales", "orders", "2026-03-01") == 2
+    part = tmp_path / "lake/curated/sales/orders/ds=2026-03-01/part-00000.parquet"
+    # The same file with its last row gone, as a probe rewrote it: valid Parquet.
+    pq.write_table(pq.read_table(part).slice(0, 1), part)
+    with pytest.raises(PartitionCorrupt, match=r"ds=2026-03-01 does not match .*part-00000"):
+        load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the earlier load stays
+        assert con.execute("select count(*) from landing.sales__orders").fetchone()[0] == 2
+
+
+def test_a_load_that_counts_other_rows_than_the_manifest_is_rolled_back(
+    lake, warehouse, publish_orders
+):
+    publish_orders("2026-03-02", DAY_2)
+    load_partition(warehouse, lake, "sales", "orders", "2026-03-02")
+    # A writer that miscounted: the manifest says 3 rows of a file that holds 2.
+    partition = Partition("curated", "sales", "orders", "2026-03-01")
+    staged = f"{lake.staging_path(partition)}/part-0.parquet"
+    lake.fs.makedirs(lake.staging_path(partition), exist_ok=True)
+    rows = [dict(zip(SCHEMA.names, row, strict=True)) for row in DAY_1]
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), buffer)
+    lake.fs.pipe_file(staged, buffer.getvalue().to_pybytes())
+    schema = {field.name: str(field.type) for field in SCHEMA}
+    lake.publish(
+        partition,
+        [(staged, 3)],
+        run_id="r",
+        delivered=3,
+        quarantined=0,
+        schema=schema,
+        producer="t",
+    )
+    with pytest.raises(PartitionCorrupt, match=r"the load into landing\.sales__orders read 2 rows"):
+        load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(
+            "select ds::varchar, count(*) from landing.sales__orders group by ds"
+        ).fetchall() == [("2026-03-02", 1)]
