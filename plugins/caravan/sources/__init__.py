@@ -17,6 +17,13 @@ class SourceError(RuntimeError):
     """A source refused or failed a request; the message names the source and what was asked."""
 
 
+class PermanentSourceError(SourceError):
+    """A failure no retry can mend: the source refused the credentials (HTTP 401/403), what
+    was asked does not exist (404), a file is corrupt or outside its folder. The ingest DAG
+    fails such a task at once; other `SourceError`s (429, 5xx, a late drop) keep Airflow's
+    retries."""
+
+
 @dataclass(frozen=True)
 class Delivered:
     """One record as a source delivered it, and where it came from (for quarantine).

@@ -4,19 +4,40 @@ dlt's filesystem source lists the files matching the entity's glob (with the
 run's `${ds}` filled in) on any fsspec URL (a local folder, `gs://`); each line
 (JSON lines) or row (CSV) is one delivery. A line that is not JSON is still
 delivered, with the error, so it lands in quarantine instead of being lost.
+
+A glob stays inside its folder: the registry refuses `..` and absolute globs, and each
+match is checked again here (a symlink may point anywhere). Text is read as UTF-8 with
+an optional byte-order mark (Excel writes one before a CSV's header). A file that cannot
+be read at all (a gzip that does not decompress, bytes that are not UTF-8) fails for
+good: the same file fails the same way on every retry.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import lzma
+import os
+import zlib
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Any
 
-from caravan.sources import Delivered, SourceError, configure_dlt
-from caravan.sources.registry import EntitySpec, SourceSpec
+from caravan.sources import Delivered, PermanentSourceError, SourceError, configure_dlt
+from caravan.sources.registry import EntitySpec, SourceSpec, unsafe_glob_reason
 from caravan.sources.window import Window, fill
+
+# What reading a corrupt or mis-encoded file raises (decompression, decoding, CSV parsing).
+_UNREADABLE = (
+    gzip.BadGzipFile,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    UnicodeDecodeError,
+    csv.Error,
+)
 
 
 def folder_from_connection(conn: Any) -> str:
@@ -39,6 +60,9 @@ def deliveries(
 
     where = f"{source.name}/{entity.name}"
     file_glob = fill(entity.files, window.placeholders(), f"{where}: files")
+    unsafe = unsafe_glob_reason(file_glob)
+    if unsafe:  # refused by the registry already, unless a spec was built by hand
+        raise PermanentSourceError(f"{where}: files {file_glob!r} {unsafe}")
     try:
         # The lake's filesystem (gcsfs finds credentials as the lake does), so dlt need not
         # resolve credentials from its own config.
@@ -49,11 +73,42 @@ def deliveries(
         raise SourceError(f"{where}: listing {folder}/{file_glob} failed: {error}") from error
     if not listed:  # a drop that has not arrived: fail (and retry), never publish nothing
         raise SourceError(f"{where}: no file matches {file_glob!r} in {folder} for ds={window.ds}")
+    for item in listed:  # every match checked before any is read
+        _check_inside(where, folder, item, local="file" in fs.protocol)
     read = _jsonl_records if entity.format == "jsonl" else _csv_records
     for item in listed:
-        with item.open(mode="rb", compression="auto") as handle:
-            text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
-            yield from read(text, item["relative_path"])
+        name = item["relative_path"]
+        try:
+            with item.open(mode="rb", compression="auto") as handle:
+                # utf-8-sig: a byte-order mark is not part of the first header or record.
+                text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+                yield from read(text, name)
+        except _UNREADABLE as error:
+            raise PermanentSourceError(
+                f"{where}: {name} in {folder} cannot be read, not retried (a corrupt or"
+                f" mis-encoded file; replace it and run ds={window.ds} again):"
+                f" {type(error).__name__}: {error}"
+            ) from error
+
+
+def _check_inside(where: str, folder: str, item: Any, local: bool) -> None:
+    """A match must be inside the folder, also once its symlinks are resolved."""
+    name = item["relative_path"]
+    if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
+        raise PermanentSourceError(f"{where}: {name!r} is outside {folder}; not read")
+    if not local:  # object stores have no symlinks
+        return
+    from dlt.common.storages.configuration import FilesystemConfiguration
+
+    local_folder = (
+        folder if "://" not in folder else FilesystemConfiguration.make_local_path(folder)
+    )
+    root = os.path.realpath(local_folder)
+    target = os.path.realpath(FilesystemConfiguration.make_local_path(item["file_url"]))
+    if os.path.commonpath([root, target]) != root:
+        raise PermanentSourceError(
+            f"{where}: {name} in {folder} resolves to {target}, outside the folder; not read"
+        )
 
 
 def _jsonl_records(text: io.TextIOBase, name: str) -> Iterator[Delivered]:

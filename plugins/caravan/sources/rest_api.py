@@ -3,16 +3,22 @@
 dlt brings the mechanics (paginators, auth, retries with backoff that honour
 Retry-After on 429/5xx); the registry says what to ask for; this module fills
 the run's window into the request and reports failures by source and entity.
+
+A failure's message carries the API's own words, with the connection's secrets and
+anything shaped like a credential (`Bearer …`, `token=…`) replaced by `***`, cut to
+MAX_ERROR_BODY_CHARS: APIs echo what they were sent. An answer no retry can change
+(401, 403, 404, 405, 410) is a PermanentSourceError; dlt retries only 429 and 5xx.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from caravan.sources import Delivered, SourceError, configure_dlt
+from caravan.sources import Delivered, PermanentSourceError, SourceError, configure_dlt
 from caravan.sources.registry import EntitySpec, SourceSpec
 from caravan.sources.window import Window, fill
 
@@ -21,6 +27,24 @@ REQUEST_MAX_ATTEMPTS = 10
 REQUEST_BACKOFF_FACTOR = 0.5
 REQUEST_MAX_RETRY_DELAY_SECONDS = 30
 REQUEST_TIMEOUT_SECONDS = 60
+# dlt's own default, said here: what a retry may change (throttling, a server's fault).
+RETRIED_HTTP_STATUSES = (429, *range(500, 600))
+# The credentials are refused or what was asked does not exist: the same on every retry.
+PERMANENT_HTTP_STATUSES = frozenset({401, 403, 404, 405, 410})
+MAX_ERROR_BODY_CHARS = 500
+REDACTED = "***"
+# Extra keys whose values are secrets (as Airflow's masker reads a connection's extra).
+_SECRET_KEY = re.compile(
+    r"token|secret|passw|api_?key|apikey|access_?key|private_?key|authorization|credential",
+    re.IGNORECASE,
+)
+# Credentials by their shape, whoever's they are: an auth scheme and its token, and a
+# named value (`token=…`, `"access_token": "…"`, `X-Api-Key: …`).
+_SCHEME_TOKEN = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/-]{8,}=*")
+_NAMED_SECRET = re.compile(
+    r"(?i)([\w-]*(?:token|secret|passw(?:or)?d|api[_-]?key|apikey|access[_-]?key|private[_-]?key)"
+    r"[\"']?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s\"'&,;}]+)"  # a quoted value whole
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +93,12 @@ def deliveries(
                 count += 1
                 yield Delivered(record, f"{request} record {count}")
         except Exception as error:  # dlt wraps what the HTTP client raised
-            raise SourceError(f"{where}: {request} failed: {_describe(error)}") from error
+            secrets = connection_secrets(connection)
+            status, description = _describe(error, secrets)
+            message = redact(f"{where}: {request} failed: {description}", secrets)
+            if status in PERMANENT_HTTP_STATUSES:
+                raise PermanentSourceError(message) from error
+            raise SourceError(message) from error
 
 
 def _fan_out(source: SourceSpec, connection: RestConnection) -> list[dict[str, str]]:
@@ -95,6 +124,7 @@ def _client(
     session = Client(
         request_timeout=REQUEST_TIMEOUT_SECONDS,
         raise_for_status=False,  # dlt's REST client raises itself, after its retries
+        status_codes=RETRIED_HTTP_STATUSES,
         request_max_attempts=REQUEST_MAX_ATTEMPTS,
         request_backoff_factor=REQUEST_BACKOFF_FACTOR,
         request_max_retry_delay=REQUEST_MAX_RETRY_DELAY_SECONDS,
@@ -139,29 +169,69 @@ def _literal_braces(value: Any) -> Any:
     return value
 
 
-def _describe(error: BaseException) -> str:
-    """The HTTP status and the API's own message when the cause is an HTTP error."""
+def _describe(error: BaseException, secrets: list[str]) -> tuple[int | None, str]:
+    """The HTTP status (None without an answer) and what went wrong: the status and the
+    API's own message when the cause is an HTTP error; redacted, then cut."""
     import requests
 
     cause: BaseException | None = error
     while cause is not None and not isinstance(cause, requests.HTTPError):
         cause = cause.__cause__ or cause.__context__
     if cause is None or cause.response is None:
-        return str(error)
+        return None, _bounded(redact(str(error), secrets))
     response = cause.response
-    return f"HTTP {response.status_code}: {_api_message(response)}"
+    message = _bounded(redact(_api_message(response), secrets))
+    return response.status_code, f"HTTP {response.status_code}: {message}"
 
 
 def _api_message(response: Any) -> str:
-    """Google and Meta nest the message under `error`; HubSpot puts it at the top."""
+    """Google and Meta nest the message under `error`; HubSpot puts it at the top; else
+    the body as it came."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
+        body = None
     if isinstance(body, dict):
         inner = body.get("error")
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])
         if body.get("message"):
             return str(body["message"])
-    return response.text[:200]
+    return response.text
+
+
+def _bounded(text: str) -> str:
+    """The first MAX_ERROR_BODY_CHARS characters, saying how many more there were. Only
+    redacted text is cut: cut first, a secret straddling the cut would keep its head."""
+    if len(text) <= MAX_ERROR_BODY_CHARS:
+        return text
+    cut = len(text) - MAX_ERROR_BODY_CHARS
+    return f"{text[:MAX_ERROR_BODY_CHARS]}… ({cut} more characters cut)"
+
+
+def connection_secrets(connection: RestConnection) -> list[str]:
+    """The connection's secrets: its password (token, key) and the values of extra keys
+    named like secrets (`developer_token`, `api_key`, ...)."""
+    found = [connection.secret or ""]
+    found += [
+        str(value)
+        for key, value in connection.extra.items()
+        if _SECRET_KEY.search(str(key)) and isinstance(value, str | int)
+    ]
+    return [secret for secret in found if secret]
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with every secret (as is and URL-encoded) and every credential-shaped value
+    replaced by `***`."""
+    variants = {form for secret in secrets for form in (secret, quote(secret, safe=""))}
+    for secret in sorted(variants, key=len, reverse=True):  # a longer one may hold a shorter
+        text = text.replace(secret, REDACTED)
+    text = _SCHEME_TOKEN.sub(rf"\1\2{REDACTED}", text)
+    return _NAMED_SECRET.sub(_redact_named, text)
+
+
+def _redact_named(match: re.Match) -> str:
+    value = match[2]
+    quote_mark = value[0] if value[0] in "\"'" else ""
+    return f"{match[1]}{quote_mark}{REDACTED}{quote_mark}"
