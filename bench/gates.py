@@ -108,16 +108,18 @@ def kinds_of_gate(ds: str) -> list[Kind]:
     found = []
     for source, entity in (("shop_db", "orders"), ("web_analytics", "events")):
         spec = registry[source]
-        prior = raw.read_prior_rows(lake, source, entity, ds)
-        suite = raw.suite(spec, spec.entities[entity], prior)
         partition = Partition("raw", source, entity, ds)
-        files, rows = lake.published_files(partition), lake.read_manifest(partition).rows
+        manifest, files = lake.published(partition)
+        rows = manifest.rows
+        # As ingest gates a delivery: what the lake held before ds, the delivery's schema.
+        known = raw.read_known(lake, spec, spec.entities[entity], ds, None, manifest.schema)
+        suite = raw.suite(spec, spec.entities[entity], known)
         found.append(
             Kind(
                 f"raw {source}/{entity}",
                 suite,
-                lambda files=files, suite=suite, rows=rows: jsonl_batch(
-                    lake, files, suite.projection, rows=rows
+                lambda files=files, suite=suite, rows=rows, known=known: jsonl_batch(
+                    lake, files, suite.projection, rows=rows, lookups=known.lookups
                 ),
             )
         )

@@ -13,13 +13,14 @@ from typing import Any
 from caravan.lake import Lake
 from caravan.settings import get_settings
 from caravan.sources import ingest
-from caravan.sources.registry import SourceSpec, load_registry
+from caravan.sources.registry import SourceSpec, load_source
 
 log = logging.getLogger(__name__)
 
 
 def source_spec(name: str) -> SourceSpec:
-    return load_registry(get_settings().dags_dir / "sources.yaml")[name]
+    """The source's registry entry: another source's bad entry does not stop this one."""
+    return load_source(get_settings().dags_dir / "sources.yaml", name)
 
 
 def extract(source_name: str, ds: str, connection: Any) -> list[dict]:
@@ -59,17 +60,25 @@ def gate(staged_xcoms: list[dict], run_id: str, context: dict | None = None) -> 
 
     lake = Lake(get_settings().lake_url)
     failed: list[Exception] = []
+    run = [ingest.Staged.from_xcom(staged) for staged in staged_xcoms]
     with recording():  # one connection for every result the task records
-        for staged in map(ingest.Staged.from_xcom, staged_xcoms):
+        for staged in run:
             source = source_spec(staged.source)
             try:
                 ingest.check_quarantine_rate(staged, source.quarantine_threshold)
-                # The published week before ds, for the volume check (not a rerun's own partition).
-                prior_rows = raw.read_prior_rows(lake, staged.source, staged.entity, staged.ds)
-                suite = raw.suite(source, source.entities[staged.entity], prior_rows)
+                # The lake before ds (not a rerun's own partition), and the run's other
+                # entities, for the checks that compare with them.
+                entity = source.entities[staged.entity]
+                delivered = {
+                    other.entity: [path for path, _ in other.files]
+                    for other in run
+                    if other.source == staged.source
+                }
+                known = raw.read_known(lake, source, entity, staged.ds, delivered, staged.schema)
+                suite = raw.suite(source, entity, known)
                 rows = sum(rows for _, rows in staged.files)
                 paths = [path for path, _ in staged.files]
-                batch = jsonl_batch(lake, paths, suite.projection, rows=rows)
+                batch = jsonl_batch(lake, paths, suite.projection, rows=rows, lookups=known.lookups)
                 gate_batch(suite, batch, staged.ds, run_id, context)
             except (AirflowFailException, ingest.QuarantineRateExceeded) as error:
                 log.error("%s/%s ds=%s: %s", staged.source, staged.entity, staged.ds, error)

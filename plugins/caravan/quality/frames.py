@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
@@ -98,19 +98,26 @@ def partition_batch(
 
 
 def jsonl_batch(
-    lake: Lake, paths: list[str], projection: str, rows: int = 0, chunk_rows: int = CHUNK_ROWS
+    lake: Lake,
+    paths: list[str],
+    projection: str,
+    rows: int = 0,
+    chunk_rows: int = CHUNK_ROWS,
+    lookups: Mapping[str, list[str]] | None = None,
 ) -> pd.DataFrame | PartitionChunks:
     """Gzip JSON-lines files, each record read whole as a `json` value, then projected;
     in chunks when `rows` (the files' records) is more than a frame should hold.
 
     Reading records whole works for any source's shape and for an empty file; the
     projection pulls and casts the fields a suite checks (`try_cast`, never a crash).
+    It may read other files (a reference entity's, the previous partition's), each list
+    of `lookups` bound to `$<name>`.
     """
     query = (
         f"select {projection} from read_json_objects($files,"
         " format = 'newline_delimited', compression = 'gzip') as source_rows"
     )
-    return partition_batch(lake, query, {"files": paths}, rows, chunk_rows)
+    return partition_batch(lake, query, {**(lookups or {}), "files": paths}, rows, chunk_rows)
 
 
 def parquet_batch(

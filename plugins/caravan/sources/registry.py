@@ -7,6 +7,7 @@ how they are identified, checked and windowed. Code only knows the kinds.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,11 @@ import yaml
 # libyaml's loader parses the registry ten times faster than the pure-Python one; every
 # DAG parse and every ingest task reads it.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Source and entity names become DAG ids, Asset names, lake folders and warehouse tables
+# (`stg_<source>__<entity>s`, where `__` separates the two): lower-case words joined by
+# single underscores, so no name can climb out of a folder or clash with the separator.
+NAME_PATTERN = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
+_NAME = re.compile(NAME_PATTERN)
 
 KINDS = ("rest_api", "sql_database", "file_drop")
 WINDOWS = ("data_interval", "snapshot")
@@ -41,6 +47,13 @@ DEFAULT_SCHEDULE = "0 0 * * *"
 DEFAULT_ROW_COUNT_BAND = (0.5, 2.0)
 DEFAULT_ROW_COUNT_SEVERITY = "warn"
 SEVERITIES = ("error", "warn")
+# The raw gate's drift check: a top-level field of the previous published partition
+# missing from a whole delivery, or delivered with another JSON type, fails by default.
+DEFAULT_SCHEMA_DRIFT = "error"
+# A delivery with fewer rows than this share of the trailing median is near-empty: an
+# error, whatever the volume band's severity (a lost file or export, not a slow day).
+NEAR_EMPTY_SHARE = 0.1
+PLAUSIBLE_KEYS = {"reference", "sum_band", "stable_per"}
 
 _ENTITY_KEYS = {
     "primary_key",
@@ -54,6 +67,10 @@ _ENTITY_KEYS = {
     "row_count_band",
     "row_count_severity",
     "duplicates_expected",
+    "schema_drift",
+    "may_be_empty",
+    "expected_rows",
+    "plausible",
 }
 _KIND_ENTITY_KEYS = {
     "rest_api": {"endpoint"},
@@ -70,6 +87,30 @@ _SOURCE_KEYS = {
     "description",
 }
 _KIND_SOURCE_KEYS = {"rest_api": {"client"}, "sql_database": set(), "file_drop": set()}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A field checked against another entity's field of the same source (a price
+    against the catalogue's): their ratio, matched on `key`, within `band`."""
+
+    entity: str
+    field: str
+    key: str
+    band: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Plausible:
+    """What a field's values must look like beside what is known, for unit and currency
+    changes that pass every type check: against a reference, its daily sum within
+    `sum_band` × the trailing median of the published days' sums, one value per
+    `stable_per` key across partitions."""
+
+    field: str
+    reference: Reference | None = None
+    sum_band: tuple[float, float] | None = None
+    stable_per: str | None = None
 
 
 class RegistryError(ValueError):
@@ -90,6 +131,10 @@ class EntitySpec:
     row_count_band: tuple[float, float] = DEFAULT_ROW_COUNT_BAND
     row_count_severity: str = DEFAULT_ROW_COUNT_SEVERITY
     duplicates_expected: bool = False  # at-least-once deliveries: raw keeps every copy
+    schema_drift: str = DEFAULT_SCHEMA_DRIFT  # severity of a dropped or retyped field
+    may_be_empty: bool = False  # else a delivery without records fails the raw gate
+    expected_rows: int | None = None  # seeds the volume band before a partition is published
+    plausible: tuple[Plausible, ...] = ()
     endpoint: dict[str, Any] = field(default_factory=dict)  # rest_api: a dlt endpoint
     table: str | None = None  # sql_database: defaults to the entity's name
     as_of_field: str | None = None  # sql_database snapshots: rows created by the day's end
@@ -106,6 +151,7 @@ class EntitySpec:
             *([self.incremental_field] if self.incremental_field else []),
             *self.non_negative,
             *self.accepted_values,
+            *[check.field for check in self.plausible if check.sum_band],
         ]
         return tuple(dict.fromkeys(named))
 
@@ -125,19 +171,62 @@ class SourceSpec:
 
 def load_registry(path: Path) -> dict[str, SourceSpec]:
     """Parse the registry; a malformed entry raises naming the file, source and field."""
+    sources, errors = load_registry_lenient(path)
+    if errors:
+        raise errors[0]
+    return sources
+
+
+def load_registry_lenient(path: Path) -> tuple[dict[str, SourceSpec], list[RegistryError]]:
+    """Every source that parses, and the error of each that does not (in file order).
+
+    For the DAG files: one bad entry must not take every source's DAG down. A file that
+    cannot be read as a mapping of sources is one error and no source."""
     try:
         raw = yaml.load(Path(path).read_text(), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as error:
-        raise RegistryError(f"{path}: not valid YAML: {error}") from error
+        return {}, [RegistryError(f"{path}: not valid YAML: {error}")]
     if not isinstance(raw, dict):
-        raise RegistryError(f"{path}: expected a mapping of source name to source")
-    return {str(name): _source(Path(path), str(name), body) for name, body in raw.items()}
+        return {}, [RegistryError(f"{path}: expected a mapping of source name to source")]
+    sources: dict[str, SourceSpec] = {}
+    errors: list[RegistryError] = []
+    for name, body in raw.items():
+        try:
+            sources[str(name)] = _source(Path(path), str(name), body)
+        except RegistryError as error:
+            errors.append(error)
+    return sources, errors
+
+
+def load_source(path: Path, name: str) -> SourceSpec:
+    """One source of the registry, whatever the other entries hold: a task of one source's
+    DAG needs only its own entry. Raises when that entry is missing or bad, with every
+    error of the file."""
+    sources, errors = load_registry_lenient(path)
+    if name not in sources:
+        found = "".join(f"\n- {error}" for error in errors)
+        raise RegistryError(f"{path}: no valid source {name!r}{found}")
+    return sources[name]
+
+
+def _is_name(name: Any) -> bool:
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+def _name_rule(what: str) -> str:
+    return (
+        f"the {what} name is not a safe identifier {NAME_PATTERN} (lower-case letters and"
+        " digits, words joined by single underscores): it becomes the DAG id, lake folders"
+        " and table names"
+    )
 
 
 def _source(path: Path, name: str, body: Any) -> SourceSpec:
     def fail(message: str) -> RegistryError:
         return RegistryError(f"{path}: source {name!r}: {message}")
 
+    if not _is_name(name):
+        raise fail(_name_rule("source"))
     if not isinstance(body, dict):
         raise fail("expected a mapping")
     if "kind" not in body:
@@ -161,10 +250,13 @@ def _source(path: Path, name: str, body: Any) -> SourceSpec:
     entities = body.get("entities")
     if not entities or not isinstance(entities, dict):
         raise fail("missing field 'entities' (a mapping of entity name to entity)")
+    for entity_name in entities:
+        if not _is_name(entity_name):
+            raise fail(f"entity {str(entity_name)!r}: {_name_rule('entity')}")
     client = body.get("client") or {}
     if kind == "rest_api" and not isinstance(client, dict):
         raise fail("client must be a mapping (auth, paginator, headers, for_each)")
-    return SourceSpec(
+    spec = SourceSpec(
         name=name,
         kind=kind,
         conn_id=str(body["conn_id"]),
@@ -177,6 +269,14 @@ def _source(path: Path, name: str, body: Any) -> SourceSpec:
         client=client,
         description=str(body.get("description", "")),
     )
+    for entity in spec.entities.values():
+        for check in entity.plausible:
+            if check.reference and check.reference.entity not in spec.entities:
+                raise fail(
+                    f"entity {entity.name!r}: plausible {check.field!r}: reference entity"
+                    f" {check.reference.entity!r} is not an entity of this source"
+                )
+    return spec
 
 
 def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
@@ -213,6 +313,9 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
     if kind == "file_drop":
         if not spec.get("files"):
             raise bad("missing field 'files' (a glob under the connection's folder)")
+        unsafe = unsafe_glob_reason(spec["files"])
+        if unsafe:
+            raise bad(f"files {spec['files']!r} {unsafe}")
         if spec.get("format", "jsonl") not in FILE_FORMATS:
             raise bad(f"format {spec.get('format')!r} is not one of {FILE_FORMATS}")
     band = spec.get("row_count_band", DEFAULT_ROW_COUNT_BAND)
@@ -221,6 +324,14 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
     row_count_severity = spec.get("row_count_severity", DEFAULT_ROW_COUNT_SEVERITY)
     if row_count_severity not in SEVERITIES:
         raise bad(f"row_count_severity {row_count_severity!r} is not one of {SEVERITIES}")
+    schema_drift = spec.get("schema_drift", DEFAULT_SCHEMA_DRIFT)
+    if schema_drift not in SEVERITIES:
+        raise bad(f"schema_drift {schema_drift!r} is not one of {SEVERITIES}")
+    expected_rows = spec.get("expected_rows")
+    if expected_rows is not None and (
+        isinstance(expected_rows, bool) or not isinstance(expected_rows, int) or expected_rows < 1
+    ):
+        raise bad(f"expected_rows {expected_rows!r} is not a whole number of rows >= 1")
     primary_key = _fields(spec["primary_key"])
     return EntitySpec(
         name=name,
@@ -235,12 +346,56 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
         row_count_band=(float(band[0]), float(band[1])),
         row_count_severity=row_count_severity,
         duplicates_expected=bool(spec.get("duplicates_expected", False)),
+        schema_drift=schema_drift,
+        may_be_empty=bool(spec.get("may_be_empty", False)),
+        expected_rows=expected_rows,
+        plausible=_plausible(bad, spec.get("plausible") or {}),
         endpoint=dict(spec.get("endpoint") or {}),
         table=spec.get("table"),
         as_of_field=spec.get("as_of_field"),
         files=spec.get("files"),
         format=spec.get("format", "jsonl"),
     )
+
+
+def _plausible(bad, spec: Any) -> tuple[Plausible, ...]:
+    """`plausible:` — field → reference / sum_band / stable_per (sources.yaml's header)."""
+    if not isinstance(spec, dict):
+        raise bad("plausible must be a mapping of field to checks")
+    found = []
+    for field_name, checks in spec.items():
+
+        def wrong(message: str, field_name=field_name) -> RegistryError:
+            return bad(f"plausible {field_name!r}: {message}")
+
+        if not isinstance(checks, dict) or not checks:
+            raise wrong(f"expected a mapping with some of {sorted(PLAUSIBLE_KEYS)}")
+        unknown = set(checks) - PLAUSIBLE_KEYS
+        if unknown:
+            raise wrong(f"unknown field(s) {sorted(unknown)}")
+        reference = None
+        if "reference" in checks:
+            ref = checks["reference"]
+            if not isinstance(ref, dict) or not {"entity", "field", "key"} <= set(ref):
+                raise wrong("reference needs entity, field and key (and may have a band)")
+            band = ref.get("band", [0.5, 2.0])
+            if not _is_band(band):
+                raise wrong(f"reference band {band!r} is not [low, high] around 1")
+            reference = Reference(
+                str(ref["entity"]), str(ref["field"]), str(ref["key"]), (band[0], band[1])
+            )
+        sum_band = checks.get("sum_band")
+        if sum_band is not None and not _is_band(sum_band):
+            raise wrong(f"sum_band {sum_band!r} is not [low, high] with 0 <= low <= 1 <= high")
+        found.append(
+            Plausible(
+                field=str(field_name),
+                reference=reference,
+                sum_band=(float(sum_band[0]), float(sum_band[1])) if sum_band else None,
+                stable_per=str(checks["stable_per"]) if checks.get("stable_per") else None,
+            )
+        )
+    return tuple(found)
 
 
 def _is_band(value: Any) -> bool:
@@ -255,3 +410,18 @@ def _is_band(value: Any) -> bool:
 def _fields(value: str | list[str]) -> tuple[str, ...]:
     """A field list; a single field may be written without brackets."""
     return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+def unsafe_glob_reason(glob: Any) -> str | None:
+    """Why a `files` glob could reach outside the connection's folder, or None when it
+    cannot (a relative path of plain names and wildcards). The reader checks each match
+    again, for what a glob cannot show: a symlink pointing out."""
+    if not isinstance(glob, str):
+        return f"is a {type(glob).__name__}, not a glob under the connection's folder"
+    if "://" in glob:
+        return "is a URL: a glob is relative to the connection's folder or bucket"
+    if glob.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", glob):
+        return "is absolute: a glob is relative to the connection's folder or bucket"
+    if ".." in re.split(r"[/\\]", glob):
+        return "climbs out of the connection's folder with '..'"
+    return None

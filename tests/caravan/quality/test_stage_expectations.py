@@ -55,7 +55,8 @@ def stage_untyped(lake: Lake, source: str, entity: str, records: list[dict]) -> 
 def raw_gate(tmp_path, source: str, entity: str, records: list[dict], prior_rows=None):
     lake = Lake(f"file://{tmp_path / 'lake'}")
     source_spec = REGISTRY[source]
-    suite = raw.suite(source_spec, source_spec.entities[entity], prior_rows)
+    known = raw.Known(prior_rows=prior_rows or {})
+    suite = raw.suite(source_spec, source_spec.entities[entity], known)
     frame = jsonl_batch(lake, stage_untyped(lake, source, entity, records), suite.projection)
     return run_gate(
         frame,
@@ -180,12 +181,21 @@ def test_the_volume_band_is_the_median_of_the_week_before_times_the_band():
     assert raw.row_count_bounds(prior, DS, (0.85, 1.15)) == (85, 115, 100)
 
 
-def test_only_the_seven_days_before_ds_count_and_three_are_needed():
+def test_only_the_seven_days_before_ds_count_from_the_first_one_published():
     outside = {"2026-10-31": 1000, DS: 1000, "2026-11-09": 1000}  # ds-8, ds, ds+1
-    two = {"2026-11-01": 100, "2026-11-07": 110}
-    assert raw.row_count_bounds({**outside, **two}, DS, (0.5, 2.0)) is None
+    assert raw.row_count_bounds(outside, DS, (0.5, 2.0)) is None
+    one = {"2026-11-07": 110}
+    assert raw.row_count_bounds({**outside, **one}, DS, (0.5, 2.0)) == (55, 220, 110)
+    two = {**one, "2026-11-01": 100}  # median 105
+    assert raw.row_count_bounds({**outside, **two}, DS, (0.5, 2.0)) == (53, 210, 105)
     three = {**two, "2026-11-04": 300}  # median 110
     assert raw.row_count_bounds({**outside, **three}, DS, (0.5, 2.0)) == (55, 220, 110)
+
+
+def test_before_any_day_is_published_the_registry_expected_rows_seed_the_band():
+    assert raw.row_count_bounds({}, DS, (0.5, 2.0), expected_rows=40) == (20, 80, 40)
+    # Once a day is published, what it holds wins over the registry's guess.
+    assert raw.row_count_bounds({"2026-11-07": 10}, DS, (0.5, 2.0), 40) == (5, 20, 10)
 
 
 def deals_entity(**changes) -> tuple[SourceSpec, EntitySpec]:
@@ -198,8 +208,7 @@ def deals_entity(**changes) -> tuple[SourceSpec, EntitySpec]:
 def volume_rows(rows: int, prior: dict[str, int], **changes):
     """The volume check's recorded row for a partition of `rows` rows."""
     source, entity = deals_entity(**changes)
-    checks = raw.volume_check(entity, DS, prior)
-    assert len(checks) == 1
+    checks = [band_check(entity, prior)]
     result = validate_batch(
         pd.DataFrame({"order_id": range(rows)}),
         checks,
@@ -211,6 +220,14 @@ def volume_rows(rows: int, prior: dict[str, int], **changes):
         key_columns=["order_id"],
     )
     return result, result.rows[0]
+
+
+def band_check(entity: EntitySpec, prior: dict[str, int]):
+    """The volume band's check: the one of the volume checks with an upper bound."""
+    [check] = [
+        c for c in raw.volume_checks(entity, DS, prior) if c.expectation.max_value is not None
+    ]
+    return check
 
 
 PRIOR = {"2026-11-01": 100, "2026-11-02": 110, "2026-11-03": 90, "2026-11-04": 95}  # median 97.5
@@ -234,7 +251,7 @@ def test_the_volume_check_passes_on_the_band_edges_and_warns_outside(rows, succe
 
 def test_the_volume_check_carries_its_median_and_history():
     _, entity = deals_entity()
-    [check] = raw.volume_check(entity, DS, PRIOR)
+    check = band_check(entity, PRIOR)
     assert check.expectation.meta == {
         "median_rows": 97.5,
         "row_count_band": [0.5, 2.0],
@@ -250,14 +267,33 @@ def test_an_entity_can_make_its_volume_band_an_error():
     assert not result.passed
 
 
-def test_without_enough_history_the_volume_check_is_left_out():
-    source, entity = deals_entity()
-    two_days = {"2026-11-06": 100, "2026-11-07": 100}
-    assert raw.volume_check(entity, DS, two_days) == []
-    kinds = [c.expectation.expectation_type for c in raw.checks(source, entity, DS, two_days)]
-    assert "expect_table_row_count_to_be_between" not in kinds
-    kinds = [c.expectation.expectation_type for c in raw.checks(source, entity, DS, PRIOR)]
-    assert kinds.count("expect_table_row_count_to_be_between") == 1
+def row_count_checks(entity: EntitySpec, prior: dict[str, int]) -> list[tuple]:
+    """(min, max, severity) of each row-count check of the entity's raw checks."""
+    source = REGISTRY["crm"]
+    return [
+        (c.expectation.min_value, c.expectation.max_value, c.severity)
+        for c in raw.checks(source, entity, DS, raw.Known(prior_rows=prior))
+        if c.expectation.expectation_type == "expect_table_row_count_to_be_between"
+    ]
+
+
+def test_without_history_only_an_empty_delivery_fails():
+    _, entity = deals_entity()
+    assert row_count_checks(entity, {}) == [(1, None, "error")]
+    _, may_be_empty = deals_entity(may_be_empty=True)
+    assert row_count_checks(may_be_empty, {}) == []
+
+
+def test_with_history_a_near_empty_delivery_is_an_error_and_a_swing_a_warning():
+    _, entity = deals_entity()
+    # median 97.5: near-empty under ceil(0.1 x 97.5) = 10 rows; the band 49..195.
+    assert row_count_checks(entity, PRIOR) == [
+        (1, None, "error"),
+        (10, None, "error"),
+        (49, 195, "warn"),
+    ]
+    _, may_be_empty = deals_entity(may_be_empty=True)
+    assert row_count_checks(may_be_empty, PRIOR) == [(49, 195, "warn")]
 
 
 def publish_rows(lake: Lake, entity: EntitySpec, ds: str, rows: int) -> None:
@@ -311,7 +347,6 @@ def test_published_partitions_are_the_history_of_a_real_gate(tmp_path):
     entity = EntitySpec("orders", ("order_id",), ("order_id",), "data_interval")
     for day in ("2026-11-05", "2026-11-06", "2026-11-07"):
         publish_rows(lake, entity, day, 10)
-    prior = raw.read_prior_rows(lake, "shop_db", "orders", DS)
     records = [
         {
             "order_id": n,
@@ -322,7 +357,9 @@ def test_published_partitions_are_the_history_of_a_real_gate(tmp_path):
         }
         for n in range(31)
     ]
-    suite = raw.suite(source, source.entities["orders"], prior)
+    known = raw.read_known(lake, source, source.entities["orders"], DS)
+    assert known.prior_rows == {"2026-11-05": 10, "2026-11-06": 10, "2026-11-07": 10}
+    suite = raw.suite(source, source.entities["orders"], known)
     frame = jsonl_batch(lake, stage_untyped(lake, "shop_db", "orders", records), suite.projection)
     result = run_gate(
         frame,
