@@ -29,11 +29,22 @@ CHAIN_PRELOAD = (*TASK_PRELOAD, "airflow.api_fastapi.execution_api.app")
 # sqlite3's default 5 s (an `airflow backfill create` while the scheduler wrote did).
 SQLITE_CONNECT_ARGS = {"timeout": 60}
 
+# Where `caravan up`'s servers listen, on CARAVAN_BIND_HOST (settings.bind_host): the API
+# server (UI, REST and the tasks' execution API) and the one log server that serves the
+# running tasks' and triggers' logs (webserver.py: Airflow's own log servers listen on
+# every interface whatever the configuration, so they are not started).
+API_PORT = 8080
+LOG_SERVER_PORT = 8793
+# Addresses that mean "every interface" to a server, and the one a client on this
+# machine reaches it at.
+_ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
 
 def airflow_environ(settings: Settings) -> dict[str, str]:
     home = settings.airflow_home
     return {
         "CARAVAN_HOME": str(settings.home),
+        "CARAVAN_BIND_HOST": settings.bind_host,  # for `hostname`, in every component
         # Airflow starts its components as `airflow ...`: find this environment's first.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW_HOME": str(home),
@@ -49,7 +60,16 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "caravan.airflow_env.SQLITE_CONNECT_ARGS",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.logs_dir / "airflow"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-        "AIRFLOW__API__PORT": "8080",
+        "AIRFLOW__API__HOST": settings.bind_host,
+        "AIRFLOW__API__PORT": str(API_PORT),
+        # Tasks reach the execution API where the API server listens (Airflow's default,
+        # localhost, is not that address when CARAVAN_BIND_HOST names an interface).
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url(settings)}/execution/",
+        # The API server fetches a running task's log from http://<its hostname>:<port>:
+        # name this machine by an address the log server listens on.
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "caravan.airflow_env.hostname",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(LOG_SERVER_PORT),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(LOG_SERVER_PORT),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         # Cosmos's cache, one per Caravan home (not in /tmp, where two homes would share
@@ -59,6 +79,29 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
+
+
+def local_address(bind_host: str) -> str:
+    """The address a client on this machine reaches a server listening on `bind_host` at."""
+    return _ANY_ADDRESS.get(bind_host, bind_host)
+
+
+def api_url(settings: Settings) -> str:
+    """The API server's (and UI's) URL, as this machine reaches it."""
+    host = local_address(settings.bind_host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{API_PORT}"
+
+
+def hostname() -> str:
+    """This machine's name for Airflow (`[core] hostname_callable`): the address its servers
+    listen on, or its fully qualified name when they listen on every interface (the name
+    a log server on a loopback address is not reached at: it may resolve to 127.0.1.1)."""
+    settings = Settings.from_env()
+    if settings.bind_host in _ANY_ADDRESS:
+        from airflow.utils.net import getfqdn  # Airflow's default hostname_callable
+
+        return getfqdn()
+    return settings.bind_host
 
 
 def apply(settings: Settings) -> None:

@@ -213,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quality.set_defaults(func=cmd_quality)
 
-    up = commands.add_parser("up", help="start Airflow's UI (airflow standalone) on :8080")
+    up = commands.add_parser(
+        "up", help="start Airflow (what airflow standalone runs) with its UI on :8080, on 127.0.0.1"
+    )
     up.add_argument("--start", default=DEMO_START, help="first day the simulator serves")
     up.add_argument("--days", type=int, default=DEMO_DAYS, help="days the simulator serves")
     up.set_defaults(func=cmd_up)

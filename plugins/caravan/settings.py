@@ -43,6 +43,9 @@ class Settings:
     alert_slack_conn_id: str = "caravan_slack"
     alert_smtp_conn_id: str = "caravan_smtp"
     alert_email_to: tuple[str, ...] = ()
+    # The address `caravan up`'s servers (Airflow's API server and UI, its log server)
+    # listen on: this machine only, unless opened deliberately (0.0.0.0: every interface).
+    bind_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +72,7 @@ class Settings:
             alert_slack_conn_id=env.get("CARAVAN_ALERT_SLACK_CONN_ID") or "caravan_slack",
             alert_smtp_conn_id=env.get("CARAVAN_ALERT_SMTP_CONN_ID") or "caravan_smtp",
             alert_email_to=_addresses(env.get("CARAVAN_ALERT_EMAIL_TO") or ""),
+            bind_host=env.get("CARAVAN_BIND_HOST") or "127.0.0.1",
         )
 
     @property

@@ -1,7 +1,16 @@
-"""`caravan up`: Airflow's UI and scheduler (`airflow standalone`) on Caravan's DAGs."""
+"""`caravan up`: Airflow's UI, scheduler and the rest on Caravan's DAGs, on this machine.
+
+It runs what `airflow standalone` runs (scheduler, DAG processor, triggerer, API server),
+but starts them itself: standalone starts the scheduler and the triggerer with their log
+servers, and those listen on every interface whatever the configuration (Airflow 3.3's
+`serve_logs` binds host ""). Here they run without (`--skip-serve-logs`), and one log
+server of Caravan's serves both's logs (the same folder) where the API server listens:
+on CARAVAN_BIND_HOST, 127.0.0.1 unless opened deliberately.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -10,16 +19,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
+from typing import IO
 
 from caravan import airflow_env
 from caravan.runner import embedded_sources, window
-from caravan.settings import Settings
+from caravan.settings import Settings, get_settings
 
-URL = "http://localhost:8080"
+# The UI with the default CARAVAN_BIND_HOST (airflow_env.api_url gives it for any).
+URL = f"http://127.0.0.1:{airflow_env.API_PORT}"
 USER = "admin"
 STARTUP_TIMEOUT_SECONDS = 180
-# How long `airflow standalone` may take to stop its components before they are ended.
+# How long Airflow's components may take to stop before they are ended.
 STOP_GRACE_SECONDS = 40
+# One log for every component, under the name it had when `airflow standalone` wrote it.
+LOG_NAME = "standalone.log"
 
 
 def admin_password(settings: Settings) -> str:
@@ -34,11 +48,58 @@ def admin_password(settings: Settings) -> str:
     return password
 
 
-def wait_until_healthy(process: subprocess.Popen, timeout: float) -> bool:
+def components() -> dict[str, list[str]]:
+    """The processes `caravan up` runs, by name: Airflow's, as `airflow standalone` starts
+    them but without their log servers, and Caravan's log server instead of those."""
+    airflow = [sys.executable, "-m", "airflow"]
+    return {
+        "scheduler": [*airflow, "scheduler", "--skip-serve-logs"],
+        "dag-processor": [*airflow, "dag-processor"],
+        "triggerer": [*airflow, "triggerer", "--skip-serve-logs"],
+        "api-server": [*airflow, "api-server"],
+        "log-server": [sys.executable, "-m", "caravan.webserver", "serve-logs"],
+    }
+
+
+def serve_task_logs() -> None:
+    """Airflow's log server (what `serve_logs` runs) on CARAVAN_BIND_HOST: the API server
+    fetches running tasks' and triggers' logs from it. Port: `[logging]
+    worker_log_server_port`, which the triggers' port is set to as well (airflow_env)."""
+    import uvicorn
+    from airflow.configuration import conf
+
+    uvicorn.run(
+        "airflow.utils.serve_logs.log_server:get_app",
+        host=get_settings().bind_host,
+        port=conf.getint("logging", "worker_log_server_port"),
+        log_level=conf.get("logging", "uvicorn_logging_level", fallback="info").lower(),
+        log_config=None,
+        access_log=False,
+    )
+
+
+def start_components(environ: Mapping[str, str], log: IO[str]) -> dict[str, subprocess.Popen]:
+    """Start every component with `environ`, its output appended to `log`."""
+    started: dict[str, subprocess.Popen] = {}
+    try:
+        for name, command in components().items():
+            log.write(f"--- caravan up: starting {name}: {' '.join(command)}\n")
+            log.flush()
+            started[name] = subprocess.Popen(
+                command, env=dict(environ), stdout=log, stderr=subprocess.STDOUT
+            )
+    except BaseException:
+        stop_components(started, interrupted=False)
+        raise
+    return started
+
+
+def wait_until_healthy(processes: Mapping[str, subprocess.Popen], url: str, timeout: float) -> bool:
+    """Until the API server answers its health check; False if a component ends first."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline and all(p.poll() is None for p in processes.values()):
         try:
-            with urllib.request.urlopen(f"{URL}/api/v2/monitor/health", timeout=2) as response:
+            with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as response:
                 if response.status == 200:
                     return True
         except OSError:
@@ -47,27 +108,54 @@ def wait_until_healthy(process: subprocess.Popen, timeout: float) -> bool:
     return False
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine reaches `host` (a name other than localhost: not known)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def wait_for_an_exit(processes: Mapping[str, subprocess.Popen]) -> tuple[str, int]:
+    """The first component to end, and its exit code."""
+    while True:
+        for name, process in processes.items():
+            code = process.poll()
+            if code is not None:
+                return name, code
+        time.sleep(1)
+
+
 def serve(settings: Settings, start: str, days: int) -> int:
     # SIGTERM (e.g. from a supervisor) unwinds like Ctrl-C, so Airflow and the simulator stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     airflow_env.ensure_database(settings)
     password = admin_password(settings)
     dates = window(start, days)
-    log_path = settings.logs_dir / "standalone.log"
+    url = airflow_env.api_url(settings)
+    log_path = settings.logs_dir / LOG_NAME
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with embedded_sources(settings, dates) as simulated, log_path.open("a") as log:
-        print(f"Starting Airflow standalone (log: {log_path}) ...", flush=True)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "standalone"],
-            env=dict(os.environ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        print(f"Starting Airflow (log: {log_path}) ...", flush=True)
+        processes = start_components(os.environ, log)
         interrupted = False
         try:
-            if not wait_until_healthy(process, STARTUP_TIMEOUT_SECONDS):
+            if not wait_until_healthy(processes, url, STARTUP_TIMEOUT_SECONDS):
                 print(f"Airflow did not come up; see {log_path}", file=sys.stderr)
                 return 1
-            print(f"\nAirflow UI: {URL}\nlogin:      {USER} / {password}")
+            print(f"\nAirflow UI: {url}\nlogin:      {USER} / {password}")
+            if not is_loopback(settings.bind_host):
+                where = (
+                    "every interface"
+                    if airflow_env.local_address(settings.bind_host) != settings.bind_host
+                    else settings.bind_host
+                )
+                print(
+                    f"listening:  on {where} (CARAVAN_BIND_HOST={settings.bind_host}):"
+                    " whoever reaches it reaches the UI's login and the task logs"
+                )
             if simulated:
                 print(f"sources:    the simulator, serving {dates[0]} .. {dates[-1]}")
             print(
@@ -75,44 +163,57 @@ def serve(settings: Settings, start: str, days: int) -> int:
                 "Ctrl-C stops Airflow.",
                 flush=True,
             )
-            return process.wait()
+            name, code = wait_for_an_exit(processes)
+            print(f"Airflow's {name} ended (exit code {code}); see {log_path}", file=sys.stderr)
+            return code or 1
         except KeyboardInterrupt:  # Ctrl-C reached Airflow's processes too: they are stopping
             interrupted = True
             return 0
         finally:
-            stop_standalone(process, interrupted)
+            stop_components(processes, interrupted)
 
 
-def stop_standalone(process: subprocess.Popen, interrupted: bool) -> None:
-    """Stop `airflow standalone` and every process it started, whatever state it is in.
+def stop_components(processes: Mapping[str, subprocess.Popen], interrupted: bool) -> None:
+    """Stop every component and every process it started, whatever state they are in.
 
-    It stops its components (scheduler, DAG processor, API server, triggerer) only on
-    SIGINT (SIGTERM would end it alone). Should it not have finished within the grace
-    period, the processes still running are ended, so nothing outlives `caravan up`.
+    Each stops on SIGTERM (as `airflow standalone` stops them), or on the SIGINT that
+    Ctrl-C sent it. What still runs after the grace period is ended, so nothing outlives
+    `caravan up`.
     """
     import psutil
 
-    try:
-        components = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        components = []
-    if process.poll() is None:
-        if not interrupted:  # Ctrl-C already reached Airflow's processes
-            process.send_signal(signal.SIGINT)
+    descendants = []
+    for process in processes.values():
         try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
+            descendants += psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+    if not interrupted:  # Ctrl-C already reached Airflow's processes
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    left = [p for p in components if p.is_running()]
-    for component in left:
+    left = [p for p in descendants if p.is_running()]
+    for descendant in left:
         try:
-            component.terminate()
+            descendant.terminate()
         except psutil.NoSuchProcess:
             pass
     _, still_running = psutil.wait_procs(left, timeout=10)
-    for component in still_running:
+    for descendant in still_running:
         try:
-            component.kill()
+            descendant.kill()
         except psutil.NoSuchProcess:
             pass
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["serve-logs"]:
+        raise SystemExit("usage: python -m caravan.webserver serve-logs")
+    serve_task_logs()
