@@ -133,6 +133,8 @@ def running_simulator(
         "--seed", str(settings.seed), "--scale", str(scale),
         "--fault-rate", str(faults.fault_rate), "--slow-seconds", str(faults.slow_seconds),
         "--malformed-rate", str(faults.malformed_rate),
+        # It stops when this process ends, even by SIGKILL: no server outlives its run.
+        "--parent-pid", str(os.getpid()),
     ]  # fmt: skip
     if faults.plant is not None:
         plant = faults.plant

@@ -3,16 +3,20 @@
 Each API listens on its own port. The first line on stdout is
 `listening on http://<host>:<port>` (Google Ads, flushed), then
 `meta_ads listening on …` and `crm listening on …`, so a parent process can
-start this with port 0 and read where each one listens.
+start this with port 0 and read where each one listens. With `--parent-pid`, it
+also stops when that process ends, however it ends (a SIGKILLed `caravan run`).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from datetime import date, timedelta
 from types import FrameType
 
@@ -20,6 +24,9 @@ from caravan.simulator import crm_api, google_ads_api, meta_ads_api
 from caravan.simulator.faults import PLANT_SHARE, PLANTED_CLASSES, Faults, Plant
 from caravan.simulator.http_base import SimulatorServer
 from caravan.simulator.world import World
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL_SECONDS = 1.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument(
         "--plant-share", type=float, default=PLANT_SHARE, help="share of a day's rows planted"
     )
+    serve.add_argument(
+        "--parent-pid", type=int, help="stop when this process (the one starting it) ends"
+    )
     return parser.parse_args(argv)
 
 
@@ -69,10 +79,41 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def stop_with_parent(parent_pid: int) -> None:
+    """Get SIGTERM when the process that started this one ends, however it ends.
+
+    A parent that is SIGKILLed cannot stop its children: without this, the servers
+    would outlive it and keep their ports. On Linux the kernel sends the signal
+    (prctl PR_SET_PDEATHSIG; it follows the thread that started this process, which
+    `running_simulator` keeps in its `with` block); elsewhere a thread watches the
+    parent's pid. A parent that ended before this was set up is caught by the pid check.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"prctl(PR_SET_PDEATHSIG): {os.strerror(errno)}")
+    else:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    if os.getppid() != parent_pid:
+        raise SystemExit(f"the parent process {parent_pid} has ended: not serving")
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """SIGTERM this process once it has been handed to another parent (its own ended)."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if args.parent_pid is not None:
+        stop_with_parent(args.parent_pid)
     world = World(seed=args.seed, scale=args.scale)
     faults = Faults(args.fault_rate, args.slow_seconds, args.malformed_rate, plant_of(args))
     google = google_ads_api.make_server(
@@ -90,8 +131,6 @@ def serve(args: argparse.Namespace) -> None:
             faults=faults,
         ),
     }
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in others.values()]
     for thread in threads:
         thread.start()
