@@ -27,7 +27,13 @@ from pathlib import Path
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from caravan.assets import raw_asset
-from caravan.dag_support import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL, partition_ds
+from caravan.dag_support import (
+    DEFAULT_ARGS,
+    START_DATE,
+    WAREHOUSE_POOL,
+    failing_at_once,
+    partition_ds,
+)
 from caravan.sources.registry import SourceSpec, load_registry_lenient
 
 REGISTRY = Path(__file__).with_name("sources.yaml")
@@ -51,18 +57,14 @@ def build_ingest_dag(source: SourceSpec):
         @task
         def extract(**context) -> list[dict]:
             from airflow.sdk import Connection
-            from airflow.sdk.exceptions import AirflowFailException
 
             from caravan.pipeline import ingest_steps
-            from caravan.sources import PermanentSourceError
 
             # Airflow masks the password and the extra's secret-named values in the task's
             # log (Connection.get, extra_dejson); the sources redact their messages too.
             connection = Connection.get(source.conn_id)
-            try:
+            with failing_at_once():  # a refusal or a corrupt file: the same on every retry
                 return ingest_steps.extract(source.name, partition_ds(context), connection)
-            except PermanentSourceError as error:  # the same answer on every retry
-                raise AirflowFailException(f"{error} (permanent: not retried)") from error
 
         @task(pool=WAREHOUSE_POOL)
         def gate(staged: list[dict], **context) -> list[dict]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -71,3 +72,20 @@ def partition_dates(context: dict) -> list[str]:
     if last < first:
         raise ValueError(f"run {context['dag_run'].run_id}: ds_end {last} is before ds {first}")
     return date_range(first, last)
+
+
+@contextmanager
+def failing_at_once() -> Iterator[None]:
+    """Within the block, an error no retry can mend fails the task at once, without its
+    retries: a published partition that no longer matches its manifest
+    (`PartitionCorrupt`), a source's permanent refusal (`PermanentSourceError`: 401, 403,
+    404, a corrupt file). Others keep the retries with backoff of DEFAULT_ARGS."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from caravan.lake import PartitionCorrupt  # the lake's fsspec only when a task runs
+    from caravan.sources import PermanentSourceError
+
+    try:
+        yield
+    except (PartitionCorrupt, PermanentSourceError) as error:
+        raise AirflowFailException(f"{error} (permanent: not retried)") from error
