@@ -19,7 +19,7 @@ from caravan.quality import raw
 from caravan.quality.frames import jsonl_batch
 from caravan.quality.gate import GateFailed, GateResult, run_gate
 from caravan.sources import Delivered, ingest
-from caravan.sources.registry import SourceSpec, load_registry
+from caravan.sources.registry import Reference, SourceSpec, load_registry
 
 DS = "2026-11-08"
 BEFORE = ["2026-11-05", "2026-11-06", "2026-11-07"]
@@ -295,3 +295,32 @@ def test_drift_checks_only_what_the_staged_schema_shows_drifted(lake, sources):
     cents = {**ingest.json_schema(ITEMS), "unit_price": "integer"}
     drifted = dataclasses.replace(unknown, delivered_schema=cents)
     assert raw.drift_fields(spec, drifted) == {"unit_price": {"string"}}
+
+
+def test_the_registry_reads_the_new_checks_and_refuses_bad_ones(tmp_path, sources):
+    items = items_spec(sources)
+    assert (items.schema_drift, items.may_be_empty, items.expected_rows) == ("error", False, None)
+    [unit_price] = items.plausible
+    assert unit_price.reference == Reference("products", "price", "product_id", (0.5, 2.0))
+    assert unit_price.sum_band == (0.2, 5.0)
+    head = "drop:\n  kind: file_drop\n  conn_id: c\n  entities:\n"
+    head += "    rows:\n      files: '*'\n      primary_key: id\n"
+    path = tmp_path / "bad.yaml"
+    for bad, message in [
+        ("      schema_drift: info\n", "schema_drift 'info' is not one of"),
+        ("      expected_rows: 0\n", "expected_rows 0 is not a whole number of rows >= 1"),
+        ("      plausible: {id: {median: 1}}\n", "plausible 'id': unknown field(s) ['median']"),
+        (
+            "      plausible: {id: {reference: {entity: rows, field: x}}}\n",
+            "reference needs entity, field and key",
+        ),
+        (
+            "      plausible: {id: {reference: {entity: other, field: x, key: id}}}\n",
+            "reference entity 'other' is not an entity of this source",
+        ),
+        ("      plausible: {id: {sum_band: [2, 3]}}\n", "sum_band [2, 3] is not [low, high]"),
+    ]:
+        path.write_text(head + bad)
+        with pytest.raises(ValueError, match=r"source 'drop': entity 'rows'") as raised:
+            load_registry(path)
+        assert message in str(raised.value)
