@@ -33,6 +33,7 @@ from caravan.dag_support import (
     WAREHOUSE_POOL,
     failing_at_once,
     partition_ds,
+    task_ref,
 )
 from caravan.sources.registry import SourceSpec, load_registry_lenient
 
@@ -71,7 +72,7 @@ def build_ingest_dag(source: SourceSpec):
             from caravan.pipeline import ingest_steps
 
             with failing_at_once():  # the lake's history it compares with changed
-                return ingest_steps.gate(staged, context["run_id"], context)
+                return ingest_steps.gate(staged, context["run_id"], task_ref(context))
 
         # One XCom, the summary: a `-> dict` task would also push each key on its own
         # (multiple_outputs), an execution API call each and nothing reads them.

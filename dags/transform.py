@@ -35,6 +35,7 @@ from caravan.dag_support import (
     all_of,
     failing_at_once,
     partition_dates,
+    task_ref,
 )
 from caravan.settings import get_settings
 
@@ -67,7 +68,8 @@ def transform():
         def gate(job_name: str, **context) -> None:
             from caravan.pipeline import transform_steps
 
-            transform_steps.gate(job_name, partition_dates(context), context["run_id"], context)
+            dates, run_id = partition_dates(context), context["run_id"]
+            transform_steps.gate(job_name, dates, run_id, task_ref(context))
 
         outlets = [CURATED[output] for output in job_outputs]
 

@@ -31,6 +31,7 @@ from caravan.dag_support import (
     all_of,
     failing_at_once,
     partition_ds,
+    task_ref,
 )
 from caravan.settings import get_settings
 from caravan.warehouse.dbt import cosmos_build_args
@@ -65,7 +66,7 @@ def warehouse():
     def gate(**context) -> None:
         from caravan.pipeline import warehouse_steps
 
-        warehouse_steps.gate(partition_ds(context), context["run_id"], context)
+        warehouse_steps.gate(partition_ds(context), context["run_id"], task_ref(context))
 
     @task(pool=WAREHOUSE_POOL, outlets=[ANALYTICS])
     def publish(**context) -> None:

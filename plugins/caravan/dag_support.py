@@ -11,6 +11,12 @@ import pendulum
 
 from caravan.alerts import on_task_failure
 
+# How a task finds its partition(s) lives in caravan.task_context, which the alerts read too;
+# re-exported here, where dags/ and pipeline/ import it from.
+from caravan.task_context import partition_dates as partition_dates
+from caravan.task_context import partition_ds as partition_ds
+from caravan.task_context import task_ref as task_ref
+
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -34,44 +40,6 @@ def all_of(assets: Iterable):
     for asset in rest:
         first = first & asset
     return first
-
-
-def partition_ds(context: dict) -> str:
-    """The `ds` (YYYY-MM-DD) a run processes, never "now".
-
-    In order: an explicit `ds` in the run's conf (manual runs, `caravan run`);
-    the run's partition key (runs triggered by partitioned asset events); the
-    start of the run's data interval (scheduled runs and backfills).
-    """
-    dag_run = context["dag_run"]
-    conf = dag_run.conf or {}
-    if conf.get("ds"):
-        return pendulum.parse(conf["ds"]).to_date_string()
-    partition_key = getattr(dag_run, "partition_key", None)
-    if partition_key:
-        return pendulum.parse(partition_key).to_date_string()
-    start = context.get("data_interval_start") or context.get("logical_date")
-    if start is None:
-        raise ValueError(f"run {dag_run.run_id}: no ds in conf, no partition key, no data interval")
-    return pendulum.instance(start).in_timezone("UTC").to_date_string()
-
-
-def partition_dates(context: dict) -> list[str]:
-    """The `ds` a run processes, or every `ds` from it to `ds_end` in the run's conf.
-
-    `ds_end` asks for a range run (the transform's backfill mode: one Spark job per job
-    over the range, every partition still gated and published whole, docs/transforms.md).
-    """
-    first = partition_ds(context)
-    end = (context["dag_run"].conf or {}).get("ds_end")
-    if not end:
-        return [first]
-    from caravan.lake import date_range  # the lake's fsspec only when a task asks
-
-    last = pendulum.parse(end).to_date_string()
-    if last < first:
-        raise ValueError(f"run {context['dag_run'].run_id}: ds_end {last} is before ds {first}")
-    return date_range(first, last)
 
 
 @contextmanager

@@ -1,8 +1,9 @@
 """The notifier against a real local webhook receiver and a real local SMTP server.
 
-Gates run for real (GX, the DuckDB results history); the task context is the plain
-mapping Airflow hands a callback, with stand-ins for the task instance and the run.
-Expected texts are worked out by hand from the frames below.
+Gates run for real (GX, the DuckDB results history). Below the callback, the steps and
+the alerts take the task as a plain `TaskRef`; the callback itself gets the mapping
+Airflow hands it, with stand-ins for the task instance and the run. Expected texts are
+worked out by hand from the frames below.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from caravan import alerts
 from caravan.pipeline.gates import gate_batch
 from caravan.quality.gate import Check
 from caravan.quality.suites import Suite
+from caravan.task_context import TaskRef, task_ref
 from tests.caravan.alert_receivers import (
     WEBHOOK_PATH,
     slack_connection,
@@ -35,6 +37,9 @@ SMTP_PASSWORD = "smtp-Pa55word-xyz"
 OPENAI_KEY = "sk-test-0123456789abcdef"
 SECRETS = (WEBHOOK_TOKEN, SMTP_PASSWORD, OPENAI_KEY)
 LOG_URL = "http://localhost:8080/dags/ingest_google_ads/runs/r/tasks/gate"
+
+
+TASK = TaskRef("ingest_google_ads", "gate", RUN_ID, DS, LOG_URL)
 
 
 def context(task_id: str = "gate", exception=None) -> dict:
@@ -167,16 +172,13 @@ def test_secrets_in_an_error_message_are_redacted_in_both_messages(channels):
 
 
 def test_a_gate_passing_with_warnings_sends_one_warn_alert(channels):
-    gate_context = context()
-    gate_context.pop("exception")
-
     result = gate_batch(
         suite([Check(gxe.ExpectColumnValuesToBeBetween(column="metrics_clicks", min_value=0)),
                CLICKS_PRESENT]),
         performance(),
         DS,
         RUN_ID,
-        gate_context,
+        TASK,
     )  # fmt: skip
 
     assert result.passed
@@ -191,7 +193,7 @@ def test_a_gate_passing_with_warnings_sends_one_warn_alert(channels):
 
 
 def test_a_gate_that_passes_clean_sends_nothing(channels):
-    gate_batch(suite([NON_NEGATIVE_COST]), performance().iloc[:1], DS, RUN_ID, context())
+    gate_batch(suite([NON_NEGATIVE_COST]), performance().iloc[:1], DS, RUN_ID, TASK)
     hook, box = channels
     assert hook.posts == [] and box.messages == []
 
@@ -224,7 +226,7 @@ def test_undefined_connections_turn_their_channel_off_logged_once(monkeypatch, t
     monkeypatch.setenv("CARAVAN_ALERT_SLACK_CONN_ID", "caravan_slack_undefined")
     monkeypatch.setenv("CARAVAN_ALERT_SMTP_CONN_ID", "caravan_smtp_undefined")
     caplog.set_level(logging.INFO, logger="caravan.alerts")
-    alert = alerts.failure_alert(context(exception=RuntimeError("boom")))
+    alert = alerts.failure_alert(TASK, RuntimeError("boom"))
 
     assert alerts.send(alert) == []
     assert alerts.send(alert) == []
@@ -239,7 +241,7 @@ def test_undefined_connections_turn_their_channel_off_logged_once(monkeypatch, t
 
 def test_email_without_recipients_is_off(channels, monkeypatch):
     monkeypatch.setenv("CARAVAN_ALERT_EMAIL_TO", "")
-    alert = alerts.failure_alert(context(exception=RuntimeError("boom")))
+    alert = alerts.failure_alert(TASK, RuntimeError("boom"))
     assert alerts.send(alert) == ["slack"]
     assert channels[1].messages == []
 
@@ -248,7 +250,7 @@ def test_email_without_recipients_is_off(channels, monkeypatch):
 
 
 def test_a_plain_failure_names_the_exception_type_and_first_line_only():
-    alert = alerts.failure_alert(context(exception=ValueError("bad field 'x'\ntraceback-ish")))
+    alert = alerts.failure_alert(TASK, ValueError("bad field 'x'\ntraceback-ish"))
     assert alert.what == "ValueError: bad field 'x'"
     assert (alert.dag_id, alert.task_id, alert.ds, alert.run_id, alert.failures) == (
         "ingest_google_ads",
@@ -272,3 +274,20 @@ def test_slack_control_characters_are_escaped_and_long_samples_cut():
     assert "a &lt;b&gt; &amp; c" in text
     shown = ", ".join(f'{{"order_id": {n}}}' for n in range(alerts.SAMPLE_KEYS_SHOWN))
     assert f"sample keys: `{shown} (and 2 more)`" in text
+
+
+def test_the_callback_context_names_the_task_run_and_ds():
+    assert task_ref(context(task_id="extract")) == TaskRef(
+        "ingest_google_ads", "extract", RUN_ID, DS, LOG_URL
+    )
+    # A context without a task instance or a run still names what it can.
+    assert task_ref({"run_id": RUN_ID, "ds": DS}) == TaskRef(
+        "unknown DAG", "unknown task", RUN_ID, DS, None
+    )
+
+
+def test_a_message_holding_template_braces_arrives_as_written(channels):
+    alerts.send(alerts.failure_alert(TASK, ValueError("bad value {{ ds }} in {{ x }}")))
+    slack, subject, mail = received(channels)
+    assert "ValueError: bad value {{ ds }} in {{ x }}" in slack
+    assert "ValueError: bad value {{ ds }} in {{ x }}" in mail

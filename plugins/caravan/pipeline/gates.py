@@ -10,6 +10,7 @@ from caravan.quality.docs import DataDocs
 from caravan.quality.gate import Batch, GateFailed, GateResult, PartitionChunks, run_gate
 from caravan.quality.suites import Suite
 from caravan.settings import get_settings
+from caravan.task_context import TaskRef
 from caravan.warehouse.targets import warehouse
 
 log = logging.getLogger(__name__)
@@ -20,10 +21,10 @@ def gate_batch(
     batch: Batch,
     ds: str,
     run_id: str,
-    context: dict | None = None,
+    task: TaskRef | None = None,
 ) -> GateResult:
     """Validate and record; a failed `error` expectation fails the task without retries
-    (the data would not change on a retry). `context` (the task's) names the DAG and task
+    (the data would not change on a retry). `task` (the gate's task) names the DAG and task
     in the alert a pass with warnings sends; a failure alerts from the failure callback."""
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -50,7 +51,7 @@ def gate_batch(
         log.warning("%s", result.summary())
         from caravan.alerts import alert_gate_warnings
 
-        alert_gate_warnings(result, context)
+        alert_gate_warnings(result, task)
     log.info(
         "%s gate passed: %s/%s ds=%s, %d expectations, %s",
         suite.stage,

@@ -14,6 +14,7 @@ from caravan.lake import Lake
 from caravan.settings import get_settings
 from caravan.sources import ingest
 from caravan.sources.registry import SourceSpec, load_source
+from caravan.task_context import TaskRef
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,10 @@ def extract(source_name: str, ds: str, connection: Any) -> list[dict]:
     return staged
 
 
-def gate(staged_xcoms: list[dict], run_id: str, context: dict | None = None) -> list[dict]:
+def gate(staged_xcoms: list[dict], run_id: str, task: TaskRef | None = None) -> list[dict]:
     """The quarantine threshold and the raw suite of every staged entity. Every entity is
     gated (and recorded) before the step fails, naming each entity that did not pass;
-    `context` (the task's) only names the task in a warning alert."""
+    `task` (the gate's task) only names it in a warning alert."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from caravan.pipeline.gates import gate_batch, raise_failures, recording  # GX: gates only
@@ -79,7 +80,7 @@ def gate(staged_xcoms: list[dict], run_id: str, context: dict | None = None) -> 
                 rows = sum(rows for _, rows in staged.files)
                 paths = [path for path, _ in staged.files]
                 batch = jsonl_batch(lake, paths, suite.projection, rows=rows, lookups=known.lookups)
-                gate_batch(suite, batch, staged.ds, run_id, context)
+                gate_batch(suite, batch, staged.ds, run_id, task)
             except (AirflowFailException, ingest.QuarantineRateExceeded) as error:
                 log.error("%s/%s ds=%s: %s", staged.source, staged.entity, staged.ds, error)
                 failed.append(error)

@@ -14,6 +14,7 @@ import logging
 from caravan.assets import TRANSFORM_JOBS
 from caravan.lake import Lake, Partition
 from caravan.settings import get_settings
+from caravan.task_context import TaskRef
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,10 @@ def run_job(job: str, dates: list[str]) -> dict:
     return {"job": job, "dates": dates}
 
 
-def gate(job: str, dates: list[str], run_id: str, context: dict | None = None) -> None:
+def gate(job: str, dates: list[str], run_id: str, task: TaskRef | None = None) -> None:
     """Every output of the job for every date, each against its suite and, where one is
     defined, against the partitions it was made from; all must pass before any is
-    published. `context` (the task's) only names the task in a warning alert."""
+    published. `task` (the gate's task) only names it in a warning alert."""
     from caravan.pipeline.gates import gate_batch, recording  # GX: only gate tasks import it
     from caravan.quality import curated, reconcile
     from caravan.quality.frames import parquet_batch
@@ -75,11 +76,11 @@ def gate(job: str, dates: list[str], run_id: str, context: dict | None = None) -
                 raise FileNotFoundError(f"{job}: nothing staged for {partition}")
             paths = [path for path, _ in staged]
             batch = parquet_batch(lake, paths, suite.projection, rows=sum(n for _, n in staged))
-            gate_batch(suite, batch, ds, run_id, context)
+            gate_batch(suite, batch, ds, run_id, task)
             reconciliation = reconcile.RECONCILIATIONS.get(key)
             if reconciliation is not None:
                 suite, frame_of = reconciliation
-                gate_batch(suite, frame_of(lake, ds, paths), ds, run_id, context)
+                gate_batch(suite, frame_of(lake, ds, paths), ds, run_id, task)
 
 
 def publish(job: str, dates: list[str], run_id: str) -> dict:

@@ -8,6 +8,7 @@ import logging
 from caravan.assets import CURATED
 from caravan.lake import Lake
 from caravan.settings import get_settings
+from caravan.task_context import TaskRef
 from caravan.warehouse import PUBLISHED_MARTS
 from caravan.warehouse.targets import warehouse
 
@@ -32,12 +33,12 @@ def load(ds: str, entities: tuple[tuple[str, str], ...] = tuple(CURATED)) -> dic
 def gate(
     ds: str,
     run_id: str,
-    context: dict | None = None,
+    task: TaskRef | None = None,
     marts_to_gate: tuple[str, ...] = PUBLISHED_MARTS,
 ) -> None:
     """Each mart (every published one unless `marts_to_gate` names some) against its
     suite; every mart is gated (and recorded) before the step fails, naming each mart
-    that did not pass. `context` (the task's) only names the task in a warning alert."""
+    that did not pass. `task` (the gate's task) only names it in a warning alert."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from caravan.pipeline.gates import gate_batch, raise_failures  # GX: only gates import it
@@ -50,7 +51,7 @@ def gate(
             suite = marts.SUITES[("marts", mart)]
             # A frame on DuckDB; on Snowflake a query GX's SQL engine runs in the warehouse.
             try:
-                gate_batch(suite, target.mart_batch(mart, suite.projection), ds, run_id, context)
+                gate_batch(suite, target.mart_batch(mart, suite.projection), ds, run_id, task)
             except AirflowFailException as error:
                 failed.append(error)
     raise_failures(failed)
