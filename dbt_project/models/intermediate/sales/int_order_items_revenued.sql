@@ -27,7 +27,9 @@ lines as (
         orders.net_revenue,
         case
             when orders.gross_revenue > 0
-                then cast(items.line_revenue as {{ dbt.type_float() }}) / cast(orders.gross_revenue as {{ dbt.type_float() }})
+                then
+                    cast(items.line_revenue as {{ dbt.type_float() }})
+                    / cast(orders.gross_revenue as {{ dbt.type_float() }})
             else 1.0 / count(*) over (partition by items.order_id)
         end as revenue_share
     from items

@@ -47,24 +47,32 @@ cohorts as (
     group by cast({{ dbt.date_trunc('month', 'first_order_date') }} as date)
 ),
 
-final as (
+-- The days of data after the cohort's latest first order: its N-day window is final once
+-- they reach N - 1 (day 0 is the first order's day).
+cohorts_as_of as (
     select
-        cohorts.cohort_month,
-        cast(cohorts.customers as bigint) as customers,
-        cast(cohorts.orders as bigint) as orders,
-        cast(cohorts.revenue as decimal(18, 2)) as revenue,
-        cast(cohorts.revenue_30d / cohorts.customers as decimal(18, 2)) as ltv_30d,
-        cast(cohorts.revenue_90d / cohorts.customers as decimal(18, 2)) as ltv_90d,
-        cast(cohorts.revenue_365d / cohorts.customers as decimal(18, 2)) as ltv_365d,
-        {{ dbt.datediff('cohorts.last_first_order_date', 'as_of.as_of_date', 'day') }} >= 29
-            as is_ltv_30d_final,
-        {{ dbt.datediff('cohorts.last_first_order_date', 'as_of.as_of_date', 'day') }} >= 89
-            as is_ltv_90d_final,
-        {{ dbt.datediff('cohorts.last_first_order_date', 'as_of.as_of_date', 'day') }} >= 364
-            as is_ltv_365d_final,
-        as_of.as_of_date
+        cohorts.*,
+        as_of.as_of_date,
+        {{ dbt.datediff('cohorts.last_first_order_date', 'as_of.as_of_date', 'day') }}
+            as days_after_last_first_order
     from cohorts
     cross join as_of
+),
+
+final as (
+    select
+        cohort_month,
+        cast(customers as bigint) as customers,
+        cast(orders as bigint) as orders,
+        cast(revenue as decimal(18, 2)) as revenue,
+        cast(revenue_30d / customers as decimal(18, 2)) as ltv_30d,
+        cast(revenue_90d / customers as decimal(18, 2)) as ltv_90d,
+        cast(revenue_365d / customers as decimal(18, 2)) as ltv_365d,
+        days_after_last_first_order >= 29 as is_ltv_30d_final,
+        days_after_last_first_order >= 89 as is_ltv_90d_final,
+        days_after_last_first_order >= 364 as is_ltv_365d_final,
+        as_of_date
+    from cohorts_as_of
 )
 
 select * from final

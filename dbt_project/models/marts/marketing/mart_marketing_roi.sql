@@ -12,10 +12,10 @@ with spend as (
 ),
 
 attribution_models as (
-    {% for model in var('attribution_models') -%}
-    select '{{ model }}' as attribution_model
-    {% if not loop.last %}union all {% endif %}
-    {%- endfor %}
+    {% for model in var('attribution_models') %}
+        select '{{ model }}' as attribution_model
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 spend_per_model as (
