@@ -155,7 +155,9 @@ def kinds_of_gate(ds: str) -> list[Kind]:
 
 def measure(ds: str, repeat: int) -> tuple[list[Kind], tuple[float, float]]:
     from caravan.quality.docs import DataDocs
-    from caravan.quality.gate import GateFailed, record_results, run_gate, validate_batch
+    from caravan.quality.gate import record_results, run_gate
+    from caravan.quality.results import GateFailed
+    from caravan.quality.validation import validate_batch
     from caravan.settings import get_settings
 
     settings = get_settings()

@@ -6,9 +6,12 @@ import logging
 
 import pandas as pd
 
+from caravan.quality.batches import PartitionChunks
 from caravan.quality.docs import DataDocs
-from caravan.quality.gate import Batch, GateFailed, GateResult, PartitionChunks, run_gate
+from caravan.quality.gate import run_gate
+from caravan.quality.results import GateFailed, GateResult
 from caravan.quality.suites import Suite
+from caravan.quality.validation import Batch
 from caravan.settings import get_settings
 from caravan.task_context import TaskRef
 from caravan.warehouse.targets import warehouse

@@ -5,7 +5,7 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from caravan.contracts import ATTRIBUTION_LOOKBACK_DAYS, ATTRIBUTION_MODELS, CHANNELS
-from caravan.quality.gate import Check
+from caravan.quality.checks import Check
 from caravan.quality.suites import Suite
 
 PLATFORMS = ["google_ads", "meta_ads"]

@@ -11,16 +11,12 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
 from caravan.lake import Lake
-
-if TYPE_CHECKING:
-    from caravan.quality.gate import PartitionChunks
-
+from caravan.quality.batches import PartitionChunks
 
 #: Rows a gate validates in one frame: a larger partition is validated in chunks this size
 #: (GX's pandas engine holds several copies of what it checks).
@@ -81,8 +77,6 @@ def partition_batch(
     `chunk_rows` (DuckDB's pandas conversion both ways, so the same types)."""
     if rows <= chunk_rows:
         return query_files(lake, query, files)
-    from caravan.quality.gate import PartitionChunks  # GX: only gates read in chunks
-
     vectors = max(1, chunk_rows // duckdb.__standard_vector_size__)
 
     def read_chunks() -> Iterator[pd.DataFrame]:

@@ -33,7 +33,7 @@ from decimal import Decimal
 import great_expectations.expectations as gxe
 
 from caravan.lake import Lake, Partition
-from caravan.quality.gate import Check
+from caravan.quality.checks import Check
 from caravan.quality.suites import Suite
 from caravan.sources.registry import NEAR_EMPTY_SHARE, EntitySpec, SourceSpec
 from caravan.sources.window import Window

@@ -12,8 +12,8 @@ import pandas as pd
 
 from caravan.contracts import ATTRIBUTION_MODELS
 from caravan.lake import Lake, Partition
+from caravan.quality.checks import Check
 from caravan.quality.frames import query_files
-from caravan.quality.gate import Check
 from caravan.quality.suites import Suite
 
 AD_SPEND_KEYS = ["spend_date", "platform", "campaign_id"]

@@ -22,9 +22,9 @@ from typing import TextIO
 import duckdb
 
 from caravan.quality.names import gate_page
+from caravan.quality.results import RESULTS_SCHEMA, RESULTS_TABLE, RESULTS_TABLE_NAME
 from caravan.settings import Settings
 
-RESULTS_TABLE = "quality.validation_results"  # as caravan.quality.gate (which imports GX)
 STAGE_ORDER = ("raw", "curated", "marts")
 #: Sample keys shown per failing expectation; the table keeps up to 20.
 SAMPLES_SHOWN = 5
@@ -234,7 +234,7 @@ def read_latest_rows(
     with duckdb.connect(str(path), read_only=True) as con:
         exists = con.execute(
             "select count(*) from information_schema.tables"
-            " where table_schema = 'quality' and table_name = 'validation_results'"
+            f" where table_schema = '{RESULTS_SCHEMA}' and table_name = '{RESULTS_TABLE_NAME}'"
         ).fetchone()[0]
         if not exists:
             return None
@@ -254,7 +254,8 @@ def read_latest_rows_snowflake(
         cursor = con.cursor()
         cursor.execute(
             "select count(*) from information_schema.tables"
-            " where lower(table_schema) = 'quality' and lower(table_name) = 'validation_results'"
+            f" where lower(table_schema) = '{RESULTS_SCHEMA}'"
+            f" and lower(table_name) = '{RESULTS_TABLE_NAME}'"
         )
         if not cursor.fetchone()[0]:
             return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from caravan.quality.gate import Check
+from caravan.quality.checks import Check
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from caravan.simulator.world import (
+from caravan.simulator.records import (
     EMAIL_DOMAINS,
     FIRST_NAMES,
     LAST_NAMES,
     Customer,
-    World,
     count_around,
     customer_created_day,
     day_rng,
     order_net_revenue,
 )
+
+if TYPE_CHECKING:  # the World's ground truth builds on the CRM: its type only
+    from caravan.simulator.world import World
 
 _EPOCH = date(1970, 1, 1)
 _IDS_PER_DAY = 100_000

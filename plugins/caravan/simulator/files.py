@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from caravan.simulator.faults import (
@@ -28,17 +28,19 @@ from caravan.simulator.faults import (
     file_line_key,
     malformation,
 )
-from caravan.simulator.world import (
+from caravan.simulator.records import (
     REPORTING_CURRENCY,
     RETURNING_LOOKBACK_DAYS,
     Customer,
     OpsFact,
     Order,
-    World,
     count_around,
     day_rng,
     order_net_revenue,
 )
+
+if TYPE_CHECKING:  # the World's ground truth builds on these files: its type only
+    from caravan.simulator.world import World
 
 SITE = "https://shop.example.com"
 STREAM_ID = "4812345678"

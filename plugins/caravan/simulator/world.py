@@ -4,11 +4,14 @@ Every day is generated from its own random stream, seeded by a string
 (`f"{seed}:{what}:{day}"`, stable across processes), so any day can be
 backfilled on its own and always yields the same records, whatever window is
 asked for. No I/O here: the servers and the shop database are views of this.
+
+The record types and the conventions the systems share with the World are in
+caravan.simulator.records: the file drops and the CRM build on those (and name the
+World only as a type), so the ground truth here can build on them without a loop.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -18,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
+from caravan.simulator import crm, files
 from caravan.simulator.faults import (
     API_MALFORMATIONS,
     FILE_MALFORMATIONS,
@@ -26,10 +30,27 @@ from caravan.simulator.faults import (
     malformation,
     meta_insights_key,
 )
+from caravan.simulator.records import (
+    EMAIL_DOMAINS,
+    FIRST_NAMES,
+    LAST_NAMES,
+    REPORTING_CURRENCY,
+    RETURNING_LOOKBACK_DAYS,
+    Customer,
+    OpsFact,
+    Order,
+    OrderItem,
+    count_around,
+    customer_created_day,
+    day_id_prefix,
+    day_rng,
+    items_gross,
+    order_gross_revenue,
+    order_net_revenue,
+)
 
 CENT = Decimal("0.01")
 MICROS_PER_UNIT = 1_000_000
-RETURNING_LOOKBACK_DAYS = 60
 # Ids encode the day they were created on (YYYYMMDD followed by a counter),
 # which makes them unique across days without any shared state.
 CUSTOMERS_PER_DAY_MAX = 9_999
@@ -46,15 +67,6 @@ REFUND_DAYS = (3, 10)
 REGIONS = ("US-West", "US-East", "US-Central", "CA", "UK")
 REGION_WEIGHTS = (30, 30, 20, 10, 10)
 
-FIRST_NAMES = (
-    "Maria", "James", "Aisha", "Chen", "Olivia", "Liam", "Sofia", "Noah", "Emma", "Lucas",
-    "Priya", "Mateo", "Hannah", "Kenji", "Grace", "Omar", "Chloe", "Daniel", "Amara", "Ethan",
-)  # fmt: skip
-LAST_NAMES = (
-    "Garcia", "Smith", "Khan", "Wang", "Johnson", "Brown", "Rossi", "Miller", "Davis", "Silva",
-    "Patel", "Lopez", "Taylor", "Tanaka", "Wilson", "Haddad", "Martin", "Moore", "Okafor", "Lee",
-)  # fmt: skip
-EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
 
 # (name, channel type, daily budget in USD at scale 1, cost per click, click-through
 # rate, conversion rate, share of the shop's paid-search landings)
@@ -78,7 +90,6 @@ _AD_GROUP_THEMES = (
 )
 _AD_GROUP_ID_BASE = 31_000_000
 
-REPORTING_CURRENCY = "USD"
 # Meta: (name, currency) per ad account; one bills in EUR, so spend needs FX to be summed.
 _META_ACCOUNTS = (("Caravan Shoes US", "USD"), ("Caravan Shoes EU", "EUR"))
 # (account index, name, objective, daily budget at scale 1 in the account's currency, cost per
@@ -223,64 +234,6 @@ class Product:
 
 
 @dataclass(frozen=True)
-class Customer:
-    customer_id: int
-    email: str
-    first_name: str
-    last_name: str
-    region: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class OrderItem:
-    order_item_id: int
-    order_id: int
-    product_id: int
-    quantity: int
-    unit_price: Decimal
-
-
-@dataclass(frozen=True)
-class Order:
-    order_id: int
-    customer_id: int
-    created_at: datetime
-    status: str
-    currency: str
-    discount_amount: Decimal
-    landing_site: str
-    is_first_order: bool
-    items: tuple[OrderItem, ...]
-    # The last status change, as the shop's database records it (days later for a
-    # delivery or a refund).
-    updated_at: datetime
-    # The first change on the order's own day (shipped or cancelled): what the sales-ops
-    # apps and the CRM record.
-    first_change_at: datetime | None = None
-    # (when, status) from `placed` to the final status, for the database's view at a time.
-    history: tuple[tuple[datetime, str], ...] = ()
-
-    def as_of(self, moment: datetime) -> Order:
-        """The order as the shop's database holds it at `moment` (the last change by then)."""
-        changes = [change for change in self.history if change[0] <= moment]
-        if not changes:
-            raise ValueError(f"order {self.order_id} was placed after {moment.isoformat()}")
-        at, status = changes[-1]
-        return replace(self, status=status, updated_at=at)
-
-
-@dataclass(frozen=True)
-class OpsFact:
-    """One business fact about an order, whichever apps report it and however often."""
-
-    kind: str  # order_placed, invoice_paid or order_shipped
-    order_id: int
-    occurred_at: datetime
-    amount: Decimal | None  # net revenue for placed and paid; None for shipped
-
-
-@dataclass(frozen=True)
 class GroundTruth:
     """What the pipeline's marts must show for a set of days, computed plainly.
 
@@ -321,16 +274,6 @@ class GroundTruth:
     @property
     def meta_spend_reporting(self) -> Decimal:
         return sum(self.meta_spend_reporting_by_campaign.values(), Decimal("0.00"))
-
-
-def order_gross_revenue(order: Order) -> Decimal:
-    """Σ quantity × unit price: what the customer would pay before discounts."""
-    return _items_gross(order.items)
-
-
-def order_net_revenue(order: Order) -> Decimal:
-    """Gross revenue less the order's discount (the revenue every mart reports)."""
-    return order_gross_revenue(order) - order.discount_amount
 
 
 def google_cpc_campaign(landing_site: str) -> str | None:
@@ -457,31 +400,6 @@ def summarize(
         meta_attributed_revenue_by_campaign=meta_attributed,
         meta_attributed_orders_by_campaign=meta_orders,
     )
-
-
-def day_id_prefix(day: date) -> int:
-    """YYYYMMDD as an int: the front of every id created on `day`."""
-    return day.year * 10_000 + day.month * 100 + day.day
-
-
-def customer_created_day(customer_id: int) -> date:
-    """The day a customer id was issued on (ids are YYYYMMDD followed by four digits)."""
-    prefix = customer_id // 10_000
-    return date(prefix // 10_000, prefix // 100 % 100, prefix % 100)
-
-
-def _items_gross(items: Iterable[OrderItem]) -> Decimal:
-    return sum((item.quantity * item.unit_price for item in items), Decimal("0.00"))
-
-
-def day_rng(seed: int, what: str, day: date) -> random.Random:
-    """A day's own stream for one kind of record: the same in any process and any window."""
-    return random.Random(f"{seed}:{what}:{day.isoformat()}")
-
-
-def count_around(rng: random.Random, mean: float) -> int:
-    """A day's count around `mean` (normal approximation of Poisson, never negative)."""
-    return max(0, round(rng.gauss(mean, math.sqrt(mean))))
 
 
 def end_of_day(day: date) -> datetime:
@@ -854,16 +772,13 @@ class World:
         # Every asked-for day appears, even one without revenue (a mart would show 0 for it).
         by_day = {day: truth.net_revenue_by_day.get(day, Decimal("0.00")) for day in days}
         malformed = self.malformed_records(days, malformed_rate) if malformed_rate else {}
-        from caravan.simulator.files import sales_ops_facts  # the apps build on the World
-
-        facts = tuple(fact for day in days for fact in sales_ops_facts(self, day))
+        facts = tuple(fact for day in days for fact in files.sales_ops_facts(self, day))
         return replace(
             truth, net_revenue_by_day=by_day, malformed_records=malformed, sales_ops_facts=facts
         )
 
     def malformed_records(self, days: list[date], rate: float) -> dict[str, dict[str, str]]:
         """Which records each system serves malformed at `rate`, by entity and record key."""
-        from caravan.simulator import crm, files  # both build on the World
 
         def pick(
             entity: str, keys: Iterable[str], kinds: tuple[str, ...] = API_MALFORMATIONS
@@ -974,7 +889,7 @@ class World:
             created_at=created_at,
             status=status,
             currency="USD",
-            discount_amount=_discount(rng, _items_gross(items)),
+            discount_amount=_discount(rng, items_gross(items)),
             landing_site=landing_site,
             is_first_order=is_first,
             items=items,

@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from caravan.lake import Lake, Partition
+from caravan.quality.results import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE, GateResult
 from caravan.warehouse import PUBLISHED_MARTS
 
 
@@ -99,7 +100,7 @@ def mart_frame(warehouse: Path, table: str, projection: str) -> pd.DataFrame:
         return con.execute(f"select {projection} from marts.{table} as source_rows").df()
 
 
-def record_validation_results(warehouse: Path, result) -> None:
+def record_validation_results(warehouse: Path, result: GateResult) -> None:
     """Append a gate's rows to `quality.validation_results`, replacing an earlier attempt of
     the same run, in one transaction.
 
@@ -108,13 +109,10 @@ def record_validation_results(warehouse: Path, result) -> None:
     deletes, one inserts: a row at a time (`executemany`) costs about three times as much.
     Most of what is left is DuckDB opening the file and checkpointing it on close.
     """
-    from caravan.quality.gate import RESULT_COLUMNS, RESULTS_TABLE, _parse_ds
-
-    ds = _parse_ds(result.ds, where=f"{result.stage} gate {result.source}/{result.entity}")
-    run = [result.stage, result.source, result.entity, ds, result.run_id]
-    checks = sorted({(row["expectation"], row["kwargs"]) for row in result.rows})
+    run = list(result.run_key())
+    checks = result.check_keys()
     with connect(Path(warehouse)) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS quality")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {RESULTS_SCHEMA}")
         con.execute(
             f"CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} ("
             + ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS)

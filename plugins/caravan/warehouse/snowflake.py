@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from caravan.lake import Lake, Partition
+from caravan.quality.batches import SqlBatch
+from caravan.quality.results import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE, GateResult
 from caravan.warehouse import PUBLISHED_MARTS
 
 # Files PUT from a lake on file:// (or copied down from a bucket) go through this stage.
@@ -314,14 +316,14 @@ def mart_frame(con: Any, table: str, projection: str):
     return frame
 
 
-def mart_batch(params: SnowflakeConnection, table: str, projection: str, network_timeout=None):
+def mart_batch(
+    params: SnowflakeConnection, table: str, projection: str, network_timeout=None
+) -> SqlBatch:
     """A mart's gate query, for GX's SQL engine to run in Snowflake (no rows come back).
 
     SQLAlchemy's `snowflake` dialect gets the connector's own arguments, password
     included, as `connect_args`: the URL carries nothing, so no secret is ever in one.
     """
-    from caravan.quality.gate import SqlBatch
-
     connect_args = params.connect_kwargs()
     if network_timeout:
         connect_args["network_timeout"] = network_timeout
@@ -332,25 +334,22 @@ def mart_batch(params: SnowflakeConnection, table: str, projection: str, network
     )
 
 
-def record_validation_results(con: Any, result) -> None:
+def record_validation_results(con: Any, result: GateResult) -> None:
     """Append a gate's rows to `quality.validation_results`, replacing the same checks of
     an earlier attempt of the same run (as the DuckDB warehouse does), in one transaction.
 
     The schema and table are created first: DDL commits on its own in Snowflake.
     """
-    from caravan.quality.gate import RESULT_COLUMNS, RESULTS_TABLE, _parse_ds
-
-    ds = _parse_ds(result.ds, where=f"{result.stage} gate {result.source}/{result.entity}")
+    run = result.run_key()
     cursor = con.cursor()
-    cursor.execute("create schema if not exists quality")
+    cursor.execute(f"create schema if not exists {RESULTS_SCHEMA}")
     cursor.execute(
         create_table_sql(
             RESULTS_TABLE, [(name, _RESULT_TYPES[kind]) for name, kind in RESULT_COLUMNS]
         )
     )
     names = [name for name, _ in RESULT_COLUMNS]
-    run = (result.stage, result.source, result.entity, ds, result.run_id)
-    checks = sorted({(row["expectation"], row["kwargs"]) for row in result.rows})
+    checks = result.check_keys()
     cursor.execute("begin")
     try:
         for check in checks:
@@ -372,7 +371,7 @@ def record_validation_results(con: Any, result) -> None:
         raise
 
 
-# quality.validation_results' DuckDB column types (gate.RESULT_COLUMNS) in Snowflake.
+# quality.validation_results' DuckDB column types (results.RESULT_COLUMNS) in Snowflake.
 _RESULT_TYPES = {
     "VARCHAR": "varchar",
     "DATE": "date",

@@ -23,7 +23,8 @@ from caravan.warehouse import PUBLISHED_MARTS
 if TYPE_CHECKING:
     import pandas as pd
 
-    from caravan.quality.gate import GateResult, SqlBatch
+    from caravan.quality.batches import SqlBatch
+    from caravan.quality.results import GateResult
     from caravan.warehouse.snowflake import SnowflakeConnection
 
 

@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 
 from caravan.quality.gate import (
-    RESULT_COLUMNS,
     Check,
     GateFailed,
     GateResult,
     record_results,
     run_gate,
-    to_json,
     validate_batch,
 )
+from caravan.quality.outcomes import to_json
+from caravan.quality.results import RESULT_COLUMNS
 
 WHERE = {"stage": "raw", "source": "shop_db", "entity": "orders", "ds": "2024-03-05"}
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from caravan.cli import main
-from caravan.quality.gate import RESULT_COLUMNS
+from caravan.quality.results import RESULT_COLUMNS
 
 T = dt.datetime(2026, 11, 3, 10, 0)
 

@@ -13,15 +13,9 @@ import great_expectations.expectations as gxe
 import pandas as pd
 import pytest
 
+from caravan.quality.contexts import reset_gx_contexts, shared_gx_context
 from caravan.quality.docs import DataDocs
-from caravan.quality.gate import (
-    Check,
-    GateResult,
-    record_results,
-    reset_gx_contexts,
-    shared_gx_context,
-    validate_batch,
-)
+from caravan.quality.gate import Check, GateResult, record_results, validate_batch
 
 
 def orders() -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""Issue 6's expectations with hand-worked values: raw types and volume band, marts ROAS,
-future dates and freshness; real GX and DuckDB, no mocks."""
+"""Issue 6's expectations with hand-worked values: raw types and volume band, marts
+future dates, emptiness and freshness; real GX and DuckDB, no mocks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 
 from caravan.lake import Lake
 from caravan.quality import marts, raw
@@ -456,37 +457,56 @@ def test_a_stale_fct_orders_warns_and_does_not_block(tmp_path):
     assert json.loads(row["kwargs"])["min_value"] == "2026-11-08"
 
 
-def roi_warehouse(tmp_path, roas: str) -> Path:
-    """One revenue order of 10.00 on the run's day, all of it credited to one campaign
-    with 4.00 of spend: ROAS 2.5 (or as given)."""
+def roi_warehouse(tmp_path, *rows: str) -> Path:
+    """Facts loaded through the run's day; ROI rows `(report_date, channel, campaign_id,
+    attribution_model)`, if any."""
+    values = f"values {', '.join(rows)}" if rows else "select null, null, null, null limit 0"
     return warehouse_with(
         tmp_path,
         fct_orders(f"('1', '{RUN_DS}', 'placed', '{RUN_DS}')"),
         f"create table marts.fct_ad_spend_daily as select date '{RUN_DS}' as ds",
-        "create table marts.mart_marketing_roi as select * from (values"
-        f" (date '{RUN_DS}', 'google_ads', '11', 'last_touch', 10.00, 4.00, {roas}),"
-        f" (date '{RUN_DS}', 'meta_ads', '21', 'last_touch', 0.00, 0.00, null))"
-        " as t(report_date, channel, campaign_id, attribution_model,"
-        " attributed_revenue, spend, roas)",
+        f"create table marts.mart_marketing_roi as select * from ({values})"
+        " as t(report_date, channel, campaign_id, attribution_model)",
     )
 
 
-def test_a_positive_or_undefined_roas_passes(tmp_path):
-    result = marts_gate(roi_warehouse(tmp_path, "2.5"), "mart_marketing_roi")
+ROI_ROWS = (
+    f"(date '{RUN_DS}', 'google_ads', '11', 'last_touch')",
+    "(date '2026-11-06', 'meta_ads', '21', 'last_touch')",
+)
+
+
+def test_a_roi_of_the_facts_loaded_passes(tmp_path):
+    result = marts_gate(roi_warehouse(tmp_path, *ROI_ROWS), "mart_marketing_roi")
     assert result.passed and not result.failures, result.summary()
 
 
-def test_a_negative_roas_fails(tmp_path):
+def test_an_empty_roi_fails_and_warns_that_it_is_behind(tmp_path):
     with pytest.raises(GateFailed) as failed:
-        marts_gate(roi_warehouse(tmp_path, "-2.5"), "mart_marketing_roi")
+        marts_gate(roi_warehouse(tmp_path), "mart_marketing_roi")
+    rows = {row["expectation"]: row for row in failed.value.result.failures}
+    assert set(rows) == {"expect_table_row_count_to_be_between", "expect_column_max_to_be_between"}
+    empty = rows["expect_table_row_count_to_be_between"]
+    assert (empty["severity"], json.loads(empty["observed_value"])) == ("error", 0)
+    assert rows["expect_column_max_to_be_between"]["severity"] == "warn"
+
+
+def test_a_roi_day_after_the_facts_loaded_fails_naming_its_row(tmp_path):
+    later = "(date '2026-11-08', 'google_ads', '11', 'first_touch')"
+    with pytest.raises(GateFailed) as failed:
+        marts_gate(roi_warehouse(tmp_path, *ROI_ROWS, later), "mart_marketing_roi")
     [row] = failed.value.result.failures
-    assert (row["column_name"], row["severity"], row["unexpected_count"]) == ("roas", "error", 1)
+    assert (row["column_name"], row["severity"], row["unexpected_count"]) == (
+        "loaded_through,report_day",
+        "error",
+        1,
+    )
     assert json.loads(row["sample_keys"]) == [
         {
-            "report_day": RUN_DS,
+            "report_day": "2026-11-08",
             "channel": "google_ads",
             "campaign_id": "11",
-            "attribution_model": "last_touch",
+            "attribution_model": "first_touch",
         }
     ]
 
@@ -515,3 +535,50 @@ def test_every_marts_check_has_a_deliberate_severity_and_freshness_warns():
             kind = check.expectation.expectation_type
             expected = "warn" if kind == "expect_column_max_to_be_between" else "error"
             assert check.severity == expected, (suite.entity, kind)
+
+
+# What dbt's tests own (dbt_project/models/marts/**/_*__models.yml), the marts gate does
+# not check again: the gate's checks are date orderings, freshness and emptiness only.
+GATE_OWNED = {
+    "expect_column_pair_values_a_to_be_greater_than_b",  # no date beyond what was loaded
+    "expect_column_max_to_be_between",  # freshness against the run's ds
+    "expect_table_row_count_to_be_between",  # not empty
+}
+
+
+def test_the_marts_gate_checks_only_what_dbt_cannot_say():
+    for suite in marts.SUITES.values():
+        kinds = {check.expectation.expectation_type for check in suite.checks(RUN_DS)}
+        assert kinds <= GATE_OWNED, (suite.entity, kinds - GATE_OWNED)
+
+
+def dbt_column_tests() -> dict[tuple[str, str], list]:
+    """(model, column) -> its dbt data tests, from the marts' YAML."""
+    tests = {}
+    for path in (REPO / "dbt_project" / "models" / "marts").glob("*/_*__models.yml"):
+        for model in yaml.safe_load(path.read_text())["models"]:
+            for column in model.get("columns", []):
+                tests[(model["name"], column["name"])] = column.get("data_tests", [])
+    return tests
+
+
+def expressions(tests: list) -> set:
+    return {
+        test["caravan_expression_is_true"]["arguments"]["expression"]
+        for test in tests
+        if isinstance(test, dict) and "caravan_expression_is_true" in test
+    }
+
+
+def test_the_rules_the_marts_gate_left_have_their_dbt_test():
+    """The value rules the marts gate checked until dbt owned them, each now a dbt test."""
+    tests = dbt_column_tests()
+    assert "not_null" in tests[("fct_orders", "order_date")]
+    assert expressions(tests[("fct_ad_spend_daily", "spend")]) == {"spend >= 0"}
+    assert expressions(tests[("mart_marketing_roi", "spend")]) == {"spend >= 0"}
+    assert expressions(tests[("mart_sales_daily", "units")]) == {"units >= 1"}
+    assert expressions(tests[("mart_funnel_daily", "sessions")]) == {"sessions >= 1"}
+    assert expressions(tests[("mart_funnel_daily", "conversion_rate")]) == {
+        "conversion_rate between 0 and 1"
+    }
+    assert expressions(tests[("mart_customer_ltv", "customers")]) == {"customers >= 1"}

@@ -10,9 +10,10 @@ import duckdb
 import pytest
 
 from caravan.lake import Lake, Partition
-from caravan.quality import marts, raw
+from caravan.quality import raw
 from caravan.quality.frames import jsonl_batch
 from caravan.quality.gate import GateFailed, run_gate
+from caravan.settings import Settings
 from caravan.simulator.world import World, end_of_day
 from caravan.sources import Delivered, ingest
 from caravan.sources.registry import EntitySpec, load_registry
@@ -170,40 +171,58 @@ def test_an_order_dated_outside_its_partition_fails_the_raw_gate(tmp_path):
     assert "window_day" in str(failed.value) and '{"order_id": "1"}' in str(failed.value)
 
 
-def test_marts_gate_catches_attribution_that_does_not_add_up_to_revenue(tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
-    con = duckdb.connect(str(warehouse))
-    con.execute("create schema marts")
-    con.execute(
-        "create table marts.fct_orders as select * from (values"
-        " ('1', 'placed', 100.00::decimal(18,2)), ('2', 'cancelled', 50.00::decimal(18,2)),"
-        " ('3', 'delivered', 25.00::decimal(18,2))) as t(order_id, status, net_revenue)"
-    )
-    con.execute(f"alter table marts.fct_orders add column ds date default '{DS}'")
-    con.execute(f"create table marts.fct_ad_spend_daily as select date '{DS}' as ds")
-    # 100 + 25 = 125 of revenue; the mart credits only 120 under last_touch.
-    con.execute(
-        "create table marts.mart_marketing_roi as select * from (values"
-        " (date '2026-11-01', 'google_ads', '11', 'last_touch', 100.00, 10.00, 10.0),"
-        " (date '2026-11-01', 'direct', '(none)', 'last_touch', 20.00, 0.00, null))"
-        " as t(report_date, channel, campaign_id, attribution_model,"
-        " attributed_revenue, spend, roas)"
-    )
-    con.close()
-    suite = marts.SUITES[("marts", "mart_marketing_roi")]
-    con = duckdb.connect(str(warehouse))
-    frame = con.execute(f"select {suite.projection} from marts.mart_marketing_roi").df()
-    con.close()
-    with pytest.raises(GateFailed) as failed:
-        run_gate(
-            frame,
-            suite.checks(DS),
-            stage="marts",
-            source="marts",
-            entity="mart_marketing_roi",
-            ds=DS,
-            run_id="r",
-            key_columns=suite.key_columns,
-            warehouse_path=warehouse,
+def test_dbt_catches_attribution_that_does_not_add_up_to_revenue(tmp_path, monkeypatch):
+    """Revenue per attribution model, ROAS and spend on mart_marketing_roi are dbt's tests
+    to check (the marts gate leaves them to dbt): dbt's own run of them on planted marts."""
+    from dbt.cli.main import dbtRunner
+
+    monkeypatch.setenv("CARAVAN_HOME", str(tmp_path))
+    settings = Settings.from_env()
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.fct_orders as select * from (values"
+            " ('1', 100.00::decimal(18,2), true), ('2', 50.00::decimal(18,2), false),"
+            " ('3', 25.00::decimal(18,2), true)) as t(order_id, net_revenue, is_revenue)"
         )
-    assert "revenue_gap_vs_fct_orders" in str(failed.value)
+        # 100 + 25 = 125 of revenue; last_touch credits 120. ROAS -10 and spend -4 planted.
+        con.execute(
+            "create table marts.mart_marketing_roi as select * from (values"
+            " (date '2026-11-01', 'google_ads', '11', 'last_touch', 100.00, 10.00, -10.0),"
+            " (date '2026-11-01', 'meta_ads', '21', 'last_touch', 0.00, -4.00, null),"
+            " (date '2026-11-01', 'direct', '(none)', 'last_touch', 20.00, 0.00, null))"
+            " as t(report_date, channel, campaign_id, attribution_model,"
+            " attributed_revenue, spend, roas)"
+        )
+        con.execute("alter table marts.mart_marketing_roi add column cpa decimal(18, 2)")
+        con.execute("alter table marts.mart_marketing_roi add column cac decimal(18, 2)")
+    project = str(settings.dbt_project_dir)
+    run = dbtRunner().invoke(
+        [
+            "test",
+            "--select",
+            "mart_marketing_roi,test_name:caravan_sums_match",
+            "mart_marketing_roi,test_name:caravan_expression_is_true",
+            "--project-dir",
+            project,
+            "--profiles-dir",
+            project,
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ]  # fmt: skip
+    )
+    outcomes = {
+        (
+            result.node.test_metadata.name,
+            result.node.test_metadata.kwargs.get("expression")
+            or result.node.test_metadata.kwargs.get("column"),
+        ): (result.status, result.failures)
+        for result in run.result
+    }
+    assert outcomes == {
+        ("caravan_sums_match", "attributed_revenue"): ("fail", 1),
+        ("caravan_expression_is_true", "roas >= 0 and cpa >= 0 and cac >= 0"): ("fail", 1),
+        ("caravan_expression_is_true", "spend >= 0"): ("fail", 1),
+    }

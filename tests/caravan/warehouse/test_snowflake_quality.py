@@ -150,48 +150,52 @@ def test_planted_bad_orders_fail_naming_the_check_column_and_order_ids(con, snow
     insert_orders(con, BAD_ORDERS)
     result = validate(snowflake_database, FCT_ORDERS)
     assert not result.passed
+    # o3 twice and o5's lost 1.00 are dbt's tests to catch (unique, net = gross - discount).
     assert failures(result) == {
-        ("expect_column_values_to_be_unique", "order_id"): (
-            2,
-            [{"order_id": "o3"}, {"order_id": "o3"}],
-        ),
         ("expect_column_pair_values_a_to_be_greater_than_b", "partition_day,order_day"): (
             1,
             [{"order_id": "o4"}],
         ),
-        ("expect_column_values_to_be_between", "net_revenue_gap"): (1, [{"order_id": "o5"}]),
     }
-    assert "expect_column_values_to_be_unique on column order_id: 2 unexpected" in (
-        result.summary()
-    )
+    assert (
+        "expect_column_pair_values_a_to_be_greater_than_b on column partition_day,order_day:"
+        ' 1 unexpected, sample keys: {"order_id": "o4"}'
+    ) in result.summary()
 
 
-def test_a_negative_roas_fails_the_roi_gate_naming_its_row(con, snowflake_database):
+def test_a_roi_day_after_the_facts_loaded_fails_the_roi_gate_naming_its_row(
+    con, snowflake_database
+):
     create_marts(con)
     assert validate(snowflake_database, ROI).passed
+    # Both facts are loaded through 2026-03-02 (greatest of their latest ds).
     con.cursor().execute(
-        "update marts.mart_marketing_roi set roas = -3.00 where channel = 'meta_ads'"
+        "update marts.mart_marketing_roi set report_date = '2026-03-04' where channel = 'meta_ads'"
     )
     result = validate(snowflake_database, ROI)
     key = {
-        "report_day": "2026-03-02",
+        "report_day": "2026-03-04",
         "channel": "meta_ads",
         "campaign_id": "m200",
         "attribution_model": "first_touch",
     }
-    assert failures(result) == {("expect_column_values_to_be_between", "roas"): (1, [key])}
+    assert failures(result) == {
+        ("expect_column_pair_values_a_to_be_greater_than_b", "loaded_through,report_day"): (
+            1,
+            [key],
+        )
+    }
 
 
-def test_revenue_lost_between_fct_orders_and_the_roi_mart_is_caught(con, snowflake_database):
+def test_an_empty_roi_mart_fails_its_gate(con, snowflake_database):
     create_marts(con)
-    # o3's 15.00 now counts 14.00 in the mart: the model's revenue is 1.00 short of 40.00,
-    # on both of its rows (the gap is the model's, repeated per row).
-    con.cursor().execute(
-        "update marts.mart_marketing_roi set attributed_revenue = 14.00 where channel = 'meta_ads'"
-    )
+    con.cursor().execute("delete from marts.mart_marketing_roi")
     result = validate(snowflake_database, ROI)
-    [row] = result.failures
-    assert (row["column_name"], row["unexpected_count"]) == ("revenue_gap_vs_fct_orders", 2)
+    assert not result.passed
+    errors = [row for row in result.failures if row["severity"] == "error"]
+    assert [(row["expectation"], json.loads(row["observed_value"])) for row in errors] == [
+        ("expect_table_row_count_to_be_between", 0)
+    ]
 
 
 def test_a_projection_the_warehouse_refuses_fails_every_check_with_its_error(
@@ -316,7 +320,7 @@ def test_with_the_snowflake_target_every_gate_records_in_snowflake(
         "AIRFLOW_CONN_SNOWFLAKE_DEFAULT", airflow_connection_json(snowflake_database)
     )
     create_marts(con)
-    insert_orders(con, BAD_ORDERS[:1])  # o3 twice
+    insert_orders(con, BAD_ORDERS[1:2])  # o4, dated after the partition that delivered it
 
     raw = Suite(
         stage="raw",
@@ -329,7 +333,7 @@ def test_with_the_snowflake_target_every_gate_records_in_snowflake(
     frame = pd.DataFrame({"campaign_id": ["g100", "g200"], "cost": [1.5, 0.0]})
     assert gate_batch(raw, frame, DS, "run-1").passed
 
-    with pytest.raises(AirflowFailException, match="order_id: 2 unexpected") as failed:
+    with pytest.raises(AirflowFailException, match="order_day: 1 unexpected") as failed:
         warehouse_steps.gate(DS, "run-1", marts_to_gate=("fct_orders",))
     # The run in Snowflake has its Data Docs page, as a frame's does, named after the mart.
     page = failed.value.__cause__.result.docs_url
@@ -346,7 +350,7 @@ def test_with_the_snowflake_target_every_gate_records_in_snowflake(
     ]
     assert not get_settings().warehouse_path.exists()
 
-    # `caravan quality` reads them there: the duplicate fails fct_orders, raw passed.
+    # `caravan quality` reads them there: o4 fails fct_orders, raw passed.
     out = io.StringIO()
     assert report(get_settings(), failures=True, out=out) == 1
     lines = [line.split() for line in out.getvalue().splitlines()]
@@ -355,4 +359,7 @@ def test_with_the_snowflake_target_every_gate_records_in_snowflake(
         ["marts", "marts", "fct_orders", DS, str(len(FCT_ORDERS.checks(DS))), "1", "0", "FAIL"],
     ]
     assert "in Snowflake" in out.getvalue()
-    assert "expect_column_values_to_be_unique on column order_id: 2 unexpected" in out.getvalue()
+    assert (
+        "expect_column_pair_values_a_to_be_greater_than_b on column partition_day,order_day:"
+        " 1 unexpected" in out.getvalue()
+    )
