@@ -29,6 +29,7 @@ from caravan.sources.registry import load_registry
 REPO = Path(__file__).resolve().parents[2]
 DS = "2026-11-03"
 STARTUP_TIMEOUT = 120
+START_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -45,38 +46,49 @@ def listening(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def connect_url(tmp_path_factory) -> str:
-    """Start `start-connect-server.sh` from pyspark's own SPARK_HOME; stop it after."""
+    """Start `start-connect-server.sh` from pyspark's own SPARK_HOME; stop it after.
+
+    The port is a free one when chosen, but another process may take it before the
+    server binds it (the suite runs on two workers): then the server gives up, and it is
+    started again on another port, up to START_ATTEMPTS times.
+    """
     spark_home = Path(pyspark.__file__).parent
     work = tmp_path_factory.mktemp("spark_connect")
-    port = free_port()
-    env = {
-        **os.environ,
-        "SPARK_HOME": str(spark_home),
-        "SPARK_LOG_DIR": str(work / "logs"),
-        "SPARK_PID_DIR": str(work / "pids"),
-        "SPARK_IDENT_STRING": f"caravan-test-{port}",
-        "PYSPARK_PYTHON": sys.executable,
-    }
-    start = [
-        str(spark_home / "sbin" / "start-connect-server.sh"),
-        "--conf", f"spark.connect.grpc.binding.port={port}",
-        "--conf", "spark.sql.session.timeZone=UTC",
-        "--conf", "spark.sql.ansi.enabled=true",
-        "--conf", "spark.ui.enabled=false",
-        "--driver-memory", "1g",
-    ]  # fmt: skip
-    subprocess.run(start, env=env, check=True, capture_output=True, timeout=60)
-    try:
+    logs = ""
+    for _ in range(START_ATTEMPTS):
+        port = free_port()
+        env = {
+            **os.environ,
+            "SPARK_HOME": str(spark_home),
+            "SPARK_LOG_DIR": str(work / "logs" / str(port)),
+            "SPARK_PID_DIR": str(work / "pids"),
+            "SPARK_IDENT_STRING": f"caravan-test-{port}",
+            "PYSPARK_PYTHON": sys.executable,
+        }
+        start = [
+            str(spark_home / "sbin" / "start-connect-server.sh"),
+            "--conf", f"spark.connect.grpc.binding.port={port}",
+            "--conf", "spark.sql.session.timeZone=UTC",
+            "--conf", "spark.sql.ansi.enabled=true",
+            "--conf", "spark.ui.enabled=false",
+            "--driver-memory", "1g",
+        ]  # fmt: skip
+        subprocess.run(start, env=env, check=True, capture_output=True, timeout=60)
+        stop = [str(spark_home / "sbin" / "stop-connect-server.sh")]
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not listening(port):
-            if time.monotonic() > deadline:
-                logs = "".join(p.read_text()[-3000:] for p in (work / "logs").glob("*.out"))
-                pytest.fail(f"Spark Connect did not listen on {port}:\n{logs}")
+        while not listening(port) and time.monotonic() < deadline:
+            logs = "".join(p.read_text() for p in (work / "logs" / str(port)).glob("*.out"))
+            if "could not bind" in logs or "Failed to bind" in logs:
+                break  # the port was taken meanwhile: another one
             time.sleep(1)
-        yield f"sc://127.0.0.1:{port}"
-    finally:
-        stop = spark_home / "sbin" / "stop-connect-server.sh"
-        subprocess.run([str(stop)], env=env, capture_output=True, timeout=60)
+        if listening(port):
+            try:
+                yield f"sc://127.0.0.1:{port}"
+            finally:
+                subprocess.run(stop, env=env, capture_output=True, timeout=60)
+            return
+        subprocess.run(stop, env=env, capture_output=True, timeout=60)
+    pytest.fail(f"Spark Connect did not listen after {START_ATTEMPTS} tries:\n{logs[-3000:]}")
 
 
 def performance_row(campaign_id: str, day: str, cost_micros: str, clicks: str) -> dict:
