@@ -62,19 +62,16 @@ def gate(staged_xcoms: list[dict], run_id: str, task: TaskRef | None = None) -> 
     lake = Lake(get_settings().lake_url)
     failed: list[Exception] = []
     run = [ingest.Staged.from_xcom(staged) for staged in staged_xcoms]
+    # The run's deliveries, for the checks that join another entity's (one source a run).
+    delivered = {staged.entity: [path for path, _ in staged.files] for staged in run}
     with recording():  # one connection for every result the task records
         for staged in run:
             source = source_spec(staged.source)
             try:
                 ingest.check_quarantine_rate(staged, source.quarantine_threshold)
-                # The lake before ds (not a rerun's own partition), and the run's other
-                # entities, for the checks that compare with them.
+                # The lake before ds (not a rerun's own partition), for the checks that
+                # compare with it.
                 entity = source.entities[staged.entity]
-                delivered = {
-                    other.entity: [path for path, _ in other.files]
-                    for other in run
-                    if other.source == staged.source
-                }
                 known = raw.read_known(lake, source, entity, staged.ds, delivered, staged.schema)
                 suite = raw.suite(source, entity, known)
                 rows = sum(rows for _, rows in staged.files)

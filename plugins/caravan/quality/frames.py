@@ -91,6 +91,12 @@ def partition_batch(
     return PartitionChunks(rows, read_chunks, read_columns)
 
 
+def jsonl_records(files: str) -> str:
+    """DuckDB SQL for the gzip JSON-lines files bound to `$<files>`, one `json` value a
+    record (a FROM item: the gates' partitions, and the files a projection joins)."""
+    return f"read_json_objects(${files}, format = 'newline_delimited', compression = 'gzip')"
+
+
 def jsonl_batch(
     lake: Lake,
     paths: list[str],
@@ -107,10 +113,7 @@ def jsonl_batch(
     It may read other files (a reference entity's, the previous partition's), each list
     of `lookups` bound to `$<name>`.
     """
-    query = (
-        f"select {projection} from read_json_objects($files,"
-        " format = 'newline_delimited', compression = 'gzip') as source_rows"
-    )
+    query = f"select {projection} from {jsonl_records('files')} as source_rows"
     return partition_batch(lake, query, {**(lookups or {}), "files": paths}, rows, chunk_rows)
 
 

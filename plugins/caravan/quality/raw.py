@@ -86,7 +86,6 @@ _JSON_TYPES = {
 DRIFT_SUFFIX = "__json_type"
 REFERENCE_SUFFIX = "__reference_ratio"
 STABLE_SUFFIX, PREVIOUS_SUFFIX = "__stable", "__previous"
-_READ_JSONL = "read_json_objects(${files}, format = 'newline_delimited', compression = 'gzip')"
 
 
 @dataclass(frozen=True)
@@ -174,9 +173,11 @@ def _json_type(field: str) -> str:
 
 def _lookup(files: str, value: str, key: str, cast: str = "{value}") -> str:
     """The `value` field of the record of `$files` whose `key` equals this record's."""
+    from caravan.quality.frames import jsonl_records  # DuckDB: only when a gate runs
+
     looked_up = cast.format(value=_json_text(value, "looked_up"))
     return (
-        f"(select any_value({looked_up}) from {_READ_JSONL.format(files=files)} as looked_up"
+        f"(select any_value({looked_up}) from {jsonl_records(files)} as looked_up"
         f" where {_json_text(key, 'looked_up')} = {_json_text(key)})"
     )
 
@@ -262,9 +263,10 @@ def read_known(
     latest published partition's schema (and files, for `stable_per`), the week's daily
     sums of the `sum_band` fields, and each reference entity's files: the same run's
     (`staged`: entity → staged files) or else its latest partition published by ds.
-    Every file is read through its manifest's check (`Lake.published`). The delivery's
+    Every file read is checked against its manifest (`Lake.published`); the previous
+    partition's files are read only when a `stable_per` check joins them. The delivery's
     `delivered_schema` (as staged) is passed through, for `drift_fields`."""
-    from caravan.quality.frames import query_files  # DuckDB: only when a gate runs
+    from caravan.quality.frames import jsonl_batch  # DuckDB: only when a gate runs
 
     staged = staged or {}
     prior_rows = read_prior_rows(lake, source.name, entity.name, ds)
@@ -273,10 +275,12 @@ def read_known(
     previous_schema: Mapping[str, str] = {}
     lookups: dict[str, list[str]] = {}
     if previous_ds:
-        manifest, files = lake.published(Partition("raw", source.name, entity.name, previous_ds))
-        previous_schema = manifest.schema
+        previous = Partition("raw", source.name, entity.name, previous_ds)
         if any(check.stable_per for check in entity.plausible):
-            lookups["previous"] = files
+            manifest, lookups["previous"] = lake.published(previous)
+        else:
+            manifest = lake.read_manifest(previous)
+        previous_schema = manifest.schema
     for check in entity.plausible:
         ref = check.reference
         if ref is None:
@@ -296,8 +300,7 @@ def read_known(
             for name in summed
         )
         files = lake.published(Partition("raw", source.name, entity.name, day))[1]
-        query = f"select {sums} from {_READ_JSONL.format(files='files')} as source_rows"
-        row = query_files(lake, query, {"files": files}).iloc[0]
+        row = jsonl_batch(lake, files, sums).iloc[0]
         for name in summed:
             value = row[column_name(name)]
             if value is not None and not math.isnan(value):
