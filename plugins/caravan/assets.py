@@ -1,4 +1,4 @@
-"""Asset constants: the published data that chains Caravan's DAGs.
+"""Asset constants: the published data that chains Caravan's DAGs, from the catalogue.
 
 Producers name these in `outlets=` and attach the partition (`ds`) to each
 event; consumers schedule on them with a partitioned timetable, so each
@@ -6,6 +6,8 @@ downstream run processes exactly the `ds` its upstreams published.
 """
 
 from airflow.sdk import Asset
+
+from caravan import catalog
 
 
 def _asset(zone: str, name: str) -> Asset:
@@ -17,41 +19,18 @@ def raw_asset(source: str) -> Asset:
     return _asset("raw", source)
 
 
-# The sources the transform DAG reads: all of them.
-RAW = {
-    source: raw_asset(source)
-    for source in (
-        "google_ads",
-        "meta_ads",
-        "fx_rates",
-        "shop_db",
-        "web_analytics",
-        "crm",
-        "sales_ops",
-    )
-}
-
+# The sources the transform DAG reads (catalog.CURATED's raw reads).
+RAW = {source: raw_asset(source) for source in catalog.raw_sources_read()}
 # Spark job (module in spark_jobs/) → the curated entities (domain, entity) it writes.
 TRANSFORM_JOBS: dict[str, tuple[tuple[str, str], ...]] = {
-    "unify_ad_spend": (("marketing", "ad_spend_daily"), ("marketing", "campaigns")),
-    "curate_orders": (
-        ("sales", "orders"),
-        ("sales", "order_items"),
-        ("sales", "products"),
-        ("customers", "customers"),
-    ),
-    "sessionize_web_events": (("web", "sessions"),),
-    "resolve_identities": (("customers", "identity_map"), ("sales", "order_events")),
-    "attribute_orders": (("marketing", "order_attribution"),),
+    job: tuple((dataset.domain, dataset.name) for dataset in outputs)
+    for job, outputs in catalog.jobs().items()
 }
 # Jobs that read other jobs' published output of the same ds run after them.
-TRANSFORM_UPSTREAMS = {
-    "attribute_orders": ("curate_orders", "sessionize_web_events", "resolve_identities"),
-}
+TRANSFORM_UPSTREAMS = {job: catalog.job_upstreams(job) for job in TRANSFORM_JOBS}
 CURATED = {
-    output: _asset("curated", "/".join(output))
-    for outputs in TRANSFORM_JOBS.values()
-    for output in outputs
+    (dataset.domain, dataset.name): _asset("curated", f"{dataset.domain}/{dataset.name}")
+    for dataset in catalog.CURATED
 }
 ANALYTICS = Asset(
     name="caravan.warehouse.analytics", uri="x-caravan://warehouse/analytics", group="warehouse"

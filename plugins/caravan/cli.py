@@ -141,6 +141,14 @@ def cmd_quality(args: argparse.Namespace) -> int:
         return EXIT_NOTHING
 
 
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from caravan import catalog
+
+    datasets = catalog.datasets(get_settings(), zones=args.zone and (args.zone,))
+    print(catalog.table(datasets))
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from caravan.webserver import serve
 
@@ -212,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="list each failing expectation: column, unexpected count, sample keys, Data Docs page",
     )
     quality.set_defaults(func=cmd_quality)
+
+    catalog = commands.add_parser(
+        "catalog",
+        help="every dataset of every zone: what makes it, its key, what it reads"
+        " (marts from dbt's manifest; docs/architecture.md)",
+    )
+    catalog.add_argument("--zone", choices=("raw", "curated", "marts"), help="only this zone")
+    catalog.set_defaults(func=cmd_catalog)
 
     up = commands.add_parser(
         "up", help="start Airflow (what airflow standalone runs) with its UI on :8080, on 127.0.0.1"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from caravan.assets import TRANSFORM_JOBS
+from caravan import catalog
 from caravan.lake import Lake, Partition
 from caravan.settings import get_settings
 from caravan.task_context import TaskRef
@@ -23,7 +23,11 @@ PRODUCER = "caravan.transform"
 
 def outputs(job: str, dates: list[str]) -> list[Partition]:
     """The job's curated partitions for `dates`, date by date."""
-    return [Partition("curated", *output, ds) for ds in dates for output in TRANSFORM_JOBS[job]]
+    return [
+        Partition("curated", dataset.domain, dataset.name, ds)
+        for ds in dates
+        for dataset in catalog.jobs()[job]
+    ]
 
 
 def staged_parquet(lake: Lake, partition: Partition) -> list[tuple[str, int]]:
@@ -70,7 +74,7 @@ def gate(job: str, dates: list[str], run_id: str, task: TaskRef | None = None) -
         for partition in outputs(job, dates):
             ds = partition.ds
             key = (partition.source, partition.entity)
-            suite = curated.SUITES[key]
+            suite = curated.suite_for(catalog.curated_dataset(*key))
             staged = staged_parquet(lake, partition)
             if not staged:
                 raise FileNotFoundError(f"{job}: nothing staged for {partition}")

@@ -28,3 +28,11 @@ class Check:
                 f"Check expectation must be a GX expectation object, "
                 f"got {type(self.expectation).__name__}"
             )
+
+
+def zero_gap(column: str) -> Check:
+    """`column` is 0 on every row: a value worked out again agrees with the one stored
+    (to the cent where money: the gap columns are exact decimals)."""
+    return Check(
+        gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=0)
+    )

@@ -1,11 +1,16 @@
-"""The curated gate: what a Spark job's output must hold before it is published."""
+"""The curated gate: what a Spark job's output must hold before it is published.
+
+Every curated dataset of the catalogue is gated: by its suite here, or, for one without
+a suite yet, by its catalogue key (not null, unique).
+"""
 
 from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
+from caravan.catalog import Dataset, curated_dataset
 from caravan.contracts import ATTRIBUTION_LOOKBACK_DAYS, ATTRIBUTION_MODELS, CHANNELS
-from caravan.quality.checks import Check
+from caravan.quality.checks import Check, zero_gap
 from caravan.quality.suites import Suite
 
 PLATFORMS = ["google_ads", "meta_ads"]
@@ -86,13 +91,42 @@ ORDER_EVENT_TYPES = ["order_placed", "invoice_paid", "order_shipped"]
 ID_TYPES = ["shop_customer", "crm_contact", "web_visitor"]
 LINKS = ["email", "user_id", "transaction_id", "none"]
 
-SUITES: dict[tuple[str, str], Suite] = {
-    ("marketing", "ad_spend_daily"): Suite(
+
+def _suite(domain: str, entity: str, projection: str, checks) -> Suite:
+    """A curated dataset's suite; its key (naming failing rows) is the catalogue's."""
+    return Suite(
         stage="curated",
-        source="marketing",
-        entity="ad_spend_daily",
+        source=domain,
+        entity=entity,
+        projection=projection,
+        key_columns=list(curated_dataset(domain, entity).key),
+        checks=checks,
+    )
+
+
+def key_suite(dataset: Dataset) -> Suite:
+    """What every curated dataset must hold: its catalogue key present and unique."""
+    key = list(dataset.key)
+    unique = (
+        gxe.ExpectColumnValuesToBeUnique(column=key[0])
+        if len(key) == 1
+        else gxe.ExpectCompoundColumnsToBeUnique(column_list=key)
+    )
+    return Suite(
+        stage="curated",
+        source=dataset.domain,
+        entity=dataset.name,
+        projection="*",
+        key_columns=key,
+        checks=lambda ds: [*not_null(*key), Check(unique)],
+    )
+
+
+_CHECKED: tuple[Suite, ...] = (
+    _suite(
+        "marketing",
+        "ad_spend_daily",
         projection="*, spend_date::varchar as spend_day",
-        key_columns=["spend_date", "platform", "campaign_id"],
         checks=lambda ds: [
             *not_null("spend_date", "platform", "campaign_id", "currency", "spend"),
             Check(
@@ -109,16 +143,14 @@ SUITES: dict[tuple[str, str], Suite] = {
             ],
         ],
     ),
-    ("sales", "orders"): Suite(
-        stage="curated",
-        source="sales",
-        entity="orders",
+    _suite(
+        "sales",
+        "orders",
         projection=(
             "*, updated_at::date::varchar as updated_day,"
             " datediff('day', order_date, updated_at::date) as days_from_order_to_update,"
             " gross_revenue - discount_amount - net_revenue as net_revenue_gap"
         ),
-        key_columns=["order_id"],
         checks=lambda ds: [
             *not_null("order_id", "customer_key", "order_date", "status", "net_revenue"),
             Check(gxe.ExpectColumnValuesToBeUnique(column="order_id")),
@@ -129,23 +161,17 @@ SUITES: dict[tuple[str, str], Suite] = {
             ),
             Check(gxe.ExpectColumnValuesToBeInSet(column="status", value_set=ORDER_STATUSES)),
             Check(gxe.ExpectColumnValuesToBeBetween(column="net_revenue", min_value=0)),
-            Check(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column="net_revenue_gap", min_value=0, max_value=0
-                )
-            ),
+            zero_gap("net_revenue_gap"),
         ],
     ),
-    ("sales", "order_items"): Suite(
-        stage="curated",
-        source="sales",
-        entity="order_items",
+    _suite(
+        "sales",
+        "order_items",
         projection=(
             "*, updated_at::date::varchar as updated_day,"
             " datediff('day', order_date, updated_at::date) as days_from_order_to_update,"
             " quantity * unit_price - line_revenue as line_revenue_gap"
         ),
-        key_columns=["order_item_id"],
         checks=lambda ds: [
             *not_null(
                 "order_item_id",
@@ -165,21 +191,15 @@ SUITES: dict[tuple[str, str], Suite] = {
             ),
             *non_negative("quantity", "unit_price", "line_revenue"),
             # line_revenue = quantity × unit_price, to the cent.
-            Check(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column="line_revenue_gap", min_value=0, max_value=0
-                )
-            ),
+            zero_gap("line_revenue_gap"),
         ],
     ),
-    ("sales", "products"): Suite(
-        stage="curated",
-        source="sales",
-        entity="products",
+    _suite(
+        "sales",
+        "products",
         projection=(
             "*, datediff('second', created_at, updated_at) as seconds_from_creation_to_update"
         ),
-        key_columns=["product_id"],
         checks=lambda ds: [
             *not_null("product_id", "sku", "product_name", "price", "created_at", "updated_at"),
             Check(gxe.ExpectColumnValuesToBeUnique(column="product_id")),
@@ -187,15 +207,13 @@ SUITES: dict[tuple[str, str], Suite] = {
             created_by_end_of(ds),
         ],
     ),
-    ("customers", "customers"): Suite(
-        stage="curated",
-        source="customers",
-        entity="customers",
+    _suite(
+        "customers",
+        "customers",
         projection=(
             "*, length(customer_key) as key_length,"
             " datediff('second', created_at, updated_at) as seconds_from_creation_to_update"
         ),
-        key_columns=["customer_id"],
         checks=lambda ds: [
             *not_null("customer_id", "customer_key", "created_at", "updated_at"),
             Check(gxe.ExpectColumnValuesToBeUnique(column="customer_id")),
@@ -206,12 +224,10 @@ SUITES: dict[tuple[str, str], Suite] = {
             created_by_end_of(ds),
         ],
     ),
-    ("marketing", "campaigns"): Suite(
-        stage="curated",
-        source="marketing",
-        entity="campaigns",
+    _suite(
+        "marketing",
+        "campaigns",
         projection="*, platform || ':' || status as platform_status",
-        key_columns=["platform", "campaign_id"],
         checks=lambda ds: [
             *not_null("platform", "campaign_id", "campaign_name", "status"),
             Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=["platform", "campaign_id"])),
@@ -223,16 +239,14 @@ SUITES: dict[tuple[str, str], Suite] = {
             ),
         ],
     ),
-    ("web", "sessions"): Suite(
-        stage="curated",
-        source="web",
-        entity="sessions",
+    _suite(
+        "web",
+        "sessions",
         projection=(
             "*, session_start::date::varchar as start_day, session_end::date::varchar as end_day,"
             " datediff('second', session_start, session_end) as seconds_from_start_to_end,"
             " events - events_on_ds as events_before_ds"
         ),
-        key_columns=["session_id"],
         checks=lambda ds: [
             *not_null("session_id", "user_pseudo_id", "session_start", "session_end", "channel"),
             Check(gxe.ExpectColumnValuesToBeUnique(column="session_id")),
@@ -250,15 +264,13 @@ SUITES: dict[tuple[str, str], Suite] = {
             every_event_in_one_session(raw_rows("web_analytics", "events", ds)),
         ],
     ),
-    ("customers", "identity_map"): Suite(
-        stage="curated",
-        source="customers",
-        entity="identity_map",
+    _suite(
+        "customers",
+        "identity_map",
         projection=(
             "*, length(customer_key) as key_length,"
             " coalesce(email = lower(trim(email)), true) as email_is_normalised"
         ),
-        key_columns=["id_type", "id_value"],
         checks=lambda ds: [
             *not_null("customer_key", "id_type", "id_value", "linked_via"),
             Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=["id_type", "id_value"])),
@@ -270,12 +282,10 @@ SUITES: dict[tuple[str, str], Suite] = {
             Check(gxe.ExpectColumnValuesToBeInSet(column="email_is_normalised", value_set=[True])),
         ],
     ),
-    ("sales", "order_events"): Suite(
-        stage="curated",
-        source="sales",
-        entity="order_events",
+    _suite(
+        "sales",
+        "order_events",
         projection="*, first_sent_at::date::varchar as first_sent_day",
-        key_columns=["order_id", "event_type"],
         checks=lambda ds: [
             *not_null("order_id", "event_type", "occurred_at", "first_message_id", "first_app"),
             Check(gxe.ExpectCompoundColumnsToBeUnique(column_list=["order_id", "event_type"])),
@@ -288,12 +298,10 @@ SUITES: dict[tuple[str, str], Suite] = {
             Check(gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0)),
         ],
     ),
-    ("marketing", "order_attribution"): Suite(
-        stage="curated",
-        source="marketing",
-        entity="order_attribution",
+    _suite(
+        "marketing",
+        "order_attribution",
         projection="*, datediff('second', touch_at, placed_at) as seconds_from_touch_to_order",
-        key_columns=["order_id", "attribution_model", "session_id"],
         checks=lambda ds: [
             *not_null("order_id", "customer_key", "attribution_model", "channel", "weight"),
             Check(
@@ -322,4 +330,10 @@ SUITES: dict[tuple[str, str], Suite] = {
             ),
         ],
     ),
-}
+)
+SUITES: dict[tuple[str, str], Suite] = {(s.source, s.entity): s for s in _CHECKED}
+
+
+def suite_for(dataset: Dataset) -> Suite:
+    """The suite that gates a curated dataset's partitions."""
+    return SUITES.get((dataset.domain, dataset.name)) or key_suite(dataset)

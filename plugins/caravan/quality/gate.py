@@ -54,9 +54,9 @@ def record_results(result: GateResult, warehouse: Warehouse | Path) -> None:
     `warehouse` is a target (`caravan.warehouse.targets`) or the DuckDB warehouse file.
     """
     if isinstance(warehouse, str | Path):
-        from caravan.warehouse.targets import DuckDBWarehouse
+        from caravan.warehouse.targets import duckdb_warehouse
 
-        warehouse = DuckDBWarehouse(Path(warehouse))
+        warehouse = duckdb_warehouse(Path(warehouse))
     warehouse.record_validation_results(result)
 
 

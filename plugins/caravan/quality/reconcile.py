@@ -12,7 +12,7 @@ import pandas as pd
 
 from caravan.contracts import ATTRIBUTION_MODELS
 from caravan.lake import Lake, Partition
-from caravan.quality.checks import Check
+from caravan.quality.checks import Check, zero_gap
 from caravan.quality.frames import query_files
 from caravan.quality.suites import Suite
 
@@ -27,6 +27,19 @@ def published(lake: Lake, zone: str, source: str, entity: str, ds: str) -> list[
 # Raw spend per date × platform × campaign in the reporting currency: Google's micros
 # exactly, Meta's spend at the day's rate half up to cents (rows without a rate are in
 # quarantine, so they are left out here too).
+def reconciliation(domain: str, entity: str, key_columns: list[str], checks) -> Suite:
+    """A curated output's suite against what it was made from: checks run on the frame its
+    `*_frame` function builds, and failing rows are named by `key_columns` of that frame."""
+    return Suite(
+        stage="curated",
+        source=domain,
+        entity=entity,
+        projection="*",
+        key_columns=key_columns,
+        checks=checks,
+    )
+
+
 _RAW_AD_SPEND = """
 with google as (
     select
@@ -94,18 +107,16 @@ def ad_spend_frame(
     return query_files(lake, query, files, currency=currency)
 
 
-AD_SPEND_RECONCILIATION = Suite(
-    stage="curated",
-    source="marketing",
-    entity="ad_spend_daily",
-    projection="*",
+AD_SPEND_RECONCILIATION = reconciliation(
+    "marketing",
+    "ad_spend_daily",
     key_columns=AD_SPEND_KEYS,
     checks=lambda ds: [
         # Every raw campaign-day is in the curated partition and nothing else is.
         Check(gxe.ExpectColumnValuesToNotBeNull(column="curated_spend")),
         Check(gxe.ExpectColumnValuesToNotBeNull(column="raw_spend")),
         # To the cent, and below: Google's micros are kept exactly.
-        Check(gxe.ExpectColumnValuesToBeBetween(column="difference", min_value=0, max_value=0)),
+        zero_gap("difference"),
     ],
 )
 
@@ -141,11 +152,9 @@ def attribution_frame(lake: Lake, ds: str, curated_paths: list[str]) -> pd.DataF
 
 WEIGHT_TOLERANCE = 1e-9
 
-ATTRIBUTION_RECONCILIATION = Suite(
-    stage="curated",
-    source="marketing",
-    entity="order_attribution",
-    projection="*",
+ATTRIBUTION_RECONCILIATION = reconciliation(
+    "marketing",
+    "order_attribution",
     key_columns=["order_id", "attribution_model"],
     checks=lambda ds: [
         # Every order of ds's orders partition under every model, and no other order.
@@ -175,11 +184,9 @@ def identity_frame(lake: Lake, ds: str, curated_paths: list[str]) -> pd.DataFram
     return query_files(lake, query, {"identities": curated_paths})
 
 
-IDENTITY_RECONCILIATION = Suite(
-    stage="curated",
-    source="customers",
-    entity="identity_map",
-    projection="*",
+IDENTITY_RECONCILIATION = reconciliation(
+    "customers",
+    "identity_map",
     key_columns=["customer_key"],
     checks=lambda ds: [
         Check(gxe.ExpectColumnValuesToBeBetween(column="keys", min_value=1, max_value=1)),
@@ -221,17 +228,15 @@ def order_items_frame(lake: Lake, ds: str, curated_paths: list[str]) -> pd.DataF
     return query_files(lake, query, {"orders": orders, "items": curated_paths})
 
 
-ORDER_ITEMS_RECONCILIATION = Suite(
-    stage="curated",
-    source="sales",
-    entity="order_items",
-    projection="*",
+ORDER_ITEMS_RECONCILIATION = reconciliation(
+    "sales",
+    "order_items",
     key_columns=["order_id"],
     checks=lambda ds: [
         # An order's lines add up to its gross revenue and its units (orders without lines
         # are 0 on both sides; a gap is null for lines whose order is not in the partition).
-        Check(gxe.ExpectColumnValuesToBeBetween(column="revenue_gap", min_value=0, max_value=0)),
-        Check(gxe.ExpectColumnValuesToBeBetween(column="units_gap", min_value=0, max_value=0)),
+        zero_gap("revenue_gap"),
+        zero_gap("units_gap"),
         # Lines whose order is not in the partition: the order's record went to quarantine
         # at the raw gate (within its threshold) and its lines did not. Recorded, not blocking.
         Check(gxe.ExpectColumnValuesToBeInSet(column="has_order", value_set=[True]), "warn"),
@@ -286,11 +291,9 @@ def campaigns_frame(lake: Lake, ds: str, curated_paths: list[str]) -> pd.DataFra
     return query_files(lake, query, files)
 
 
-CAMPAIGNS_RECONCILIATION = Suite(
-    stage="curated",
-    source="marketing",
-    entity="campaigns",
-    projection="*",
+CAMPAIGNS_RECONCILIATION = reconciliation(
+    "marketing",
+    "campaigns",
     key_columns=["platform", "campaign_id"],
     checks=lambda ds: [
         # Every campaign of the platforms' snapshots, and nothing else.
@@ -341,11 +344,9 @@ def customers_frame(lake: Lake, ds: str, curated_paths: list[str]) -> pd.DataFra
     return query_files(lake, query, {"raw": raw, "curated": curated_paths})
 
 
-CUSTOMERS_RECONCILIATION = Suite(
-    stage="curated",
-    source="customers",
-    entity="customers",
-    projection="*",
+CUSTOMERS_RECONCILIATION = reconciliation(
+    "customers",
+    "customers",
     key_columns=["customer_id"],
     checks=lambda ds: [
         # Every customer of the shop's snapshot, and no other.

@@ -247,10 +247,9 @@ def read_latest_rows_snowflake(
 ) -> list[dict] | None:
     """As read_latest_rows, in Snowflake's `quality.validation_results` (the connection of
     the Snowflake target)."""
-    from caravan.warehouse import snowflake
-    from caravan.warehouse.targets import snowflake_connection
+    from caravan.warehouse.snowflake import SnowflakeWarehouse
 
-    with snowflake.connect(snowflake_connection(settings)) as con:
+    with SnowflakeWarehouse.from_settings(settings).connect() as con:
         cursor = con.cursor()
         cursor.execute(
             "select count(*) from information_schema.tables"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from caravan.settings import Settings
-from caravan.warehouse.targets import apply_dbt_environ
 
 # The run's ds reaches dbt's incremental models in this environment variable
 # (macros/incremental.sql): a `--vars` value that changes every run would make dbt
@@ -17,16 +19,45 @@ DS_ENV_VAR = "CARAVAN_DS"
 DAILY_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
 
 
+@contextmanager
+def dbt_profile(settings: Settings) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """dbt's profile for the target, for dbt run outside the warehouse DAG: the flags that
+    name it and the variables its secrets travel in, from the same `ProfileConfig` as the
+    DAG's Cosmos task (`profiles.profile_config`), through the same `ensure_profile`."""
+    from caravan.warehouse.profiles import profile_config
+
+    config = profile_config(settings)
+    with config.ensure_profile() as (path, environ):
+        flags = ["--profiles-dir", str(path.parent), "--profile", config.profile_name]
+        yield [*flags, "--target", config.target_name], environ
+
+
 def invoke_dbt(settings: Settings, command: str, *args: str) -> None:
-    """Run a dbt command on Caravan's project in this process; raise if it fails."""
+    """Run a dbt command on Caravan's project in this process, with the target's profile;
+    raise if it fails."""
     from dbt.cli.main import dbtRunner
 
     project = str(settings.dbt_project_dir)
-    result = dbtRunner().invoke(
-        [command, *args, "--project-dir", project, "--profiles-dir", project]
-    )
+    with dbt_profile(settings) as (profile_flags, environ), _environment(environ):
+        result = dbtRunner().invoke([command, *args, "--project-dir", project, *profile_flags])
     if not result.success:
         raise RuntimeError(f"dbt {command} failed: {result.exception or 'see its output above'}")
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """`variables` in this process's environment (dbt reads its profile's secrets there),
+    the previous values back after."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def docs_dir(settings: Settings) -> Path:
@@ -37,7 +68,6 @@ def generate_docs(settings: Settings) -> Path:
     """dbt's documentation site, catalogue included (it reads the warehouse), as one
     self-contained HTML file that opens from disk."""
     target = docs_dir(settings)
-    apply_dbt_environ()  # the catalogue is read from the warehouse
     invoke_dbt(settings, "docs", "generate", "--static", "--target-path", str(target))
     return target / "static_index.html"
 
@@ -64,16 +94,15 @@ def cosmos_build_args(settings: Settings, ds_template: str, pool: str) -> dict:
     (macros/incremental.sql), through DS_ENV_VAR. The task runs in `pool` (it writes
     the warehouse).
     """
-    from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
+
+    from caravan.warehouse.manifest import save_build_manifest
+    from caravan.warehouse.profiles import profile_config
 
     return {
         "project_dir": str(settings.dbt_project_dir),
-        "profile_config": ProfileConfig(
-            profile_name="caravan",
-            target_name=settings.target,
-            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
-        ),
+        # The target's credentials reach dbt through Cosmos's profile mapping, when it runs.
+        "profile_config": profile_config(settings),
         "invocation_mode": InvocationMode.DBT_RUNNER,
         "install_deps": False,
         # Where Cosmos keeps dbt's partial-parse state between runs (a build runs in a copy
@@ -86,6 +115,8 @@ def cosmos_build_args(settings: Settings, ds_template: str, pool: str) -> dict:
         "emit_datasets": False,
         # The compiled SQL of every model would be one large rendered field of no use.
         "should_store_compiled_sql": False,
-        # The target's credentials reach dbt's profile through the environment.
-        "on_execute_callback": [freeze_garbage_collector, apply_dbt_environ],
+        "on_execute_callback": [freeze_garbage_collector],
+        # dbt's manifest of this build, kept for the catalogue: the gate and publish after
+        # it know the marts without parsing the project again (warehouse/manifest.py).
+        "callback": save_build_manifest,
     }

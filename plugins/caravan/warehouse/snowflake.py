@@ -12,9 +12,9 @@ import posixpath
 import re
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -22,7 +22,10 @@ import pyarrow as pa
 from caravan.lake import Lake, Partition
 from caravan.quality.batches import SqlBatch
 from caravan.quality.results import RESULT_COLUMNS, RESULTS_SCHEMA, RESULTS_TABLE, GateResult
-from caravan.warehouse import PUBLISHED_MARTS
+from caravan.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Files PUT from a lake on file:// (or copied down from a bucket) go through this stage.
 UPLOAD_STAGE = "landing.caravan_upload"
@@ -109,44 +112,254 @@ class SnowflakeConnection:
         }
         return {name: value for name, value in kwargs.items() if value is not None}
 
-    def dbt_environ(self) -> dict[str, str]:
-        """The variables the `snowflake` output of dbt_project/profiles.yml reads.
 
-        The password goes in a `DBT_ENV_SECRET_` variable, which dbt scrubs from its logs.
+@dataclass(frozen=True)
+class SnowflakeWarehouse:
+    """A connection per operation: a task holds none between its steps."""
+
+    connection: SnowflakeConnection
+    storage_integration: str | None = None
+    # Bounds the connector's retries of a request the server answered with an HTTP error
+    # (fakesnow answers 500 to SQL it cannot run).
+    network_timeout: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SnowflakeWarehouse:
+        """Read when used (in a task), never at DAG parse time: Airflow's lookup finds the
+        connection in `AIRFLOW_CONN_<ID>`, its metadata database or a secrets backend."""
+        from airflow.sdk import Connection
+
+        return cls(
+            SnowflakeConnection.from_connection(Connection.get(settings.snowflake_conn_id)),
+            settings.snowflake_storage_integration,
+        )
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        import snowflake.connector
+
+        kwargs = {"network_timeout": self.network_timeout} if self.network_timeout else {}
+        con = snowflake.connector.connect(**self.connection.connect_kwargs(), **kwargs)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def landing_table(self, domain: str, entity: str) -> str:
+        """`curated/<domain>/<entity>` lands in `landing.<domain>__<entity>`."""
+        return f"landing.{domain}__{entity}"
+
+    def load_partition(self, lake: Lake, domain: str, entity: str, ds: str) -> int:
+        """Replace one `ds` of a landing table with the published curated partition.
+
+        Only the files its manifest lists are loaded. The delete, the COPY and the `ds`
+        column filled after it are one transaction: readers see the old rows or the new
+        ones, never both or none. (COPY leaves `ds`, which no file has, NULL.)
         """
-        values = {
-            "DBT_SNOWFLAKE_ACCOUNT": self.account,
-            "DBT_SNOWFLAKE_USER": self.user,
-            "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": self.password,
-            "DBT_SNOWFLAKE_PRIVATE_KEY_PATH": self.private_key_file,
-            "DBT_SNOWFLAKE_DATABASE": self.database,
-            "DBT_SNOWFLAKE_WAREHOUSE": self.warehouse,
-            "DBT_SNOWFLAKE_ROLE": self.role,
-            "DBT_SNOWFLAKE_SCHEMA": self.schema,
-            "DBT_SNOWFLAKE_HOST": self.host,
-            "DBT_SNOWFLAKE_PORT": str(self.port) if self.port else None,
-            "DBT_SNOWFLAKE_PROTOCOL": self.protocol,
-        }
-        return {name: value for name, value in values.items() if value}
+        partition = Partition("curated", domain, entity, ds)
+        manifest, files = lake.published(partition)
+        table = self.landing_table(domain, entity)
+        schema = _parquet_schema(lake, files[0])
+
+        def check_rows(loaded: int) -> None:
+            lake.check_rows(partition, manifest, loaded, f"the COPY into {table}")
+
+        with self.connect() as con:
+            cursor = con.cursor()
+            cursor.execute("create schema if not exists landing")
+            self._ensure_table(cursor, table, landing_columns(schema, f"{partition}/{files[0]}"))
+            if lake.is_local or not self.storage_integration:
+                with lake.local_files(files) as local:
+                    source = self._put_files(cursor, local, f"{domain}__{entity}/{ds}")
+                    copy = f"copy into {table} from {source} {COPY_OPTIONS}"
+                    return self._replace_ds(cursor, table, ds, copy, check_rows)
+            self._create_lake_stage(cursor, lake)
+            copy = external_copy_sql(table, partition, files)
+            return self._replace_ds(cursor, table, ds, copy, check_rows)
+
+    def _ensure_table(self, cursor: Any, table: str, columns: list[tuple[str, str]]) -> None:
+        """Create the table on first load; add the columns a later partition brings (DDL
+        commits in Snowflake, so this runs before the load's transaction)."""
+        cursor.execute(create_table_sql(table, columns))
+        schema, name = table.upper().split(".")
+        cursor.execute(
+            "select lower(column_name) from information_schema.columns"
+            " where table_schema = %s and table_name = %s",
+            (schema, name),
+        )
+        existing = {row[0] for row in cursor.fetchall()}
+        for column, column_type in columns:
+            if column not in existing:
+                cursor.execute(f"alter table {table} add column {column} {column_type}")
+
+    def _put_files(self, cursor: Any, local: list[str], path: str) -> str:
+        """PUT the files into a folder of the upload stage no other load uses, so COPY takes
+        exactly them; COPY's `purge` empties it again. (No `key=value` in the folder's path:
+        fakesnow's DuckDB would read it as a column, `ds=…` as a `ds` Snowflake never gives.)"""
+        folder = f"@{UPLOAD_STAGE}/{path}/{uuid.uuid4().hex}/"
+        cursor.execute(f"create stage if not exists {UPLOAD_STAGE}")
+        for file in local:
+            cursor.execute(f"put 'file://{file}' {folder} auto_compress = false overwrite = true")
+        return f"{folder} purge = true"
+
+    def _create_lake_stage(self, cursor: Any, lake: Lake) -> None:
+        """An external stage on the lake's bucket (Snowflake names GCS URLs `gcs://`)."""
+        url = urlsplit(lake.url)
+        if url.scheme not in ("gs", "gcs"):
+            raise ValueError(
+                f"CARAVAN_LAKE_URL={lake.url}: an external stage reads gs:// lakes only"
+            )
+        cursor.execute(
+            f"create stage if not exists {LAKE_STAGE} url = 'gcs://{url.netloc}{url.path}/'"
+            f" storage_integration = {self.storage_integration}"
+        )
+
+    def _replace_ds(self, cursor: Any, table: str, ds: str, copy: str, check_rows) -> int:
+        """Delete the day, COPY it again and count it in one transaction, committed only when
+        `check_rows` accepts the count."""
+        cursor.execute("begin")
+        try:
+            cursor.execute(f"delete from {table} where ds = %s", (ds,))
+            cursor.execute(copy)
+            cursor.execute(f"update {table} set ds = %s where ds is null", (ds,))
+            cursor.execute(f"select count(*) from {table} where ds = %s", (ds,))
+            loaded = cursor.fetchone()[0]
+            check_rows(loaded)
+            cursor.execute("commit")
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+        return loaded
+
+    def mart_frame(self, table: str, projection: str) -> pd.DataFrame:
+        """A mart as built (in `marts`, before publishing), projected for its gate.
+
+        Column names come back lower case, as the suites name them (Snowflake folds unquoted
+        names to upper case); decimals come as floats, as DuckDB gives them to the gates
+        (the connector gives floats or Decimal objects, depending on how the server encodes
+        them).
+        """
+        from decimal import Decimal
+
+        with self.connect() as con:
+            cursor = con.cursor()
+            cursor.execute(f"select {projection} from marts.{table} as source_rows")
+            frame = cursor.fetch_pandas_all()
+        frame.columns = [column.lower() for column in frame.columns]
+        for column in frame.columns:
+            values = frame[column].dropna()
+            if len(values) and values.map(lambda value: isinstance(value, Decimal)).all():
+                frame[column] = frame[column].astype("float64")
+        return frame
+
+    def mart_batch(self, table: str, projection: str) -> SqlBatch:
+        """A mart's gate query, for GX's SQL engine to run in Snowflake (no rows come back).
+
+        SQLAlchemy's `snowflake` dialect gets the connector's own arguments, password
+        included, as `connect_args`: the URL carries nothing, so no secret is ever in one.
+        """
+        connect_args = self.connection.connect_kwargs()
+        if self.network_timeout:
+            connect_args["network_timeout"] = self.network_timeout
+        return SqlBatch(
+            connection_string="snowflake://",
+            query=f"select {projection} from marts.{table} as source_rows",
+            connect_args=connect_args,
+        )
+
+    def publish_analytics(self, marts: tuple[str, ...]) -> None:
+        """Copy the gated marts into `analytics` in one transaction: all or nothing.
+
+        Snowflake commits before and after every DDL statement, so `create or replace table`
+        per mart would publish them one by one; and fakesnow has neither `alter schema …
+        swap with` nor `alter table … swap with`. DML is transactional on both: the rows of
+        every analytics table are replaced in one transaction. A mart whose columns changed
+        (or a first publish) needs its analytics table (re)created first, which switches
+        that table on its own, with the new rows already in it.
+        """
+        with self.connect() as con:
+            cursor = con.cursor()
+            columns = {mart: self._columns(cursor, "MARTS", mart) for mart in marts}
+            missing = [mart for mart, found in columns.items() if not found]
+            if missing:  # before anything changes
+                raise LookupError(f"marts.{', marts.'.join(missing)} not found: nothing published")
+            cursor.execute("create schema if not exists analytics")
+            for mart in marts:
+                if self._columns(cursor, "ANALYTICS", mart) != columns[mart]:
+                    cursor.execute(
+                        f"create or replace table analytics.{mart} as select * from marts.{mart}"
+                    )
+            cursor.execute("begin")
+            try:
+                for mart in marts:
+                    names = ", ".join(name for name, *_ in columns[mart])
+                    cursor.execute(f"delete from analytics.{mart}")
+                    cursor.execute(
+                        f"insert into analytics.{mart} ({names}) select {names} from marts.{mart}"
+                    )
+                cursor.execute("commit")
+            except BaseException:
+                cursor.execute("rollback")
+                raise
+
+    def _columns(self, cursor: Any, schema: str, table: str) -> list[tuple]:
+        cursor.execute(
+            "select lower(column_name), data_type, numeric_precision, numeric_scale"
+            " from information_schema.columns where table_schema = %s and table_name = %s"
+            " order by ordinal_position",
+            (schema, table.upper()),
+        )
+        return [tuple(row) for row in cursor.fetchall()]
+
+    def record_validation_results(self, result: GateResult) -> None:
+        """Append a gate's rows to `quality.validation_results`, replacing the same checks of
+        an earlier attempt of the same run (as the DuckDB warehouse does), in one transaction.
+
+        The schema and table are created first: DDL commits on its own in Snowflake.
+        """
+        run = result.run_key()
+        names = [name for name, _ in RESULT_COLUMNS]
+        checks = result.check_keys()
+        with self.connect() as con:
+            cursor = con.cursor()
+            cursor.execute(f"create schema if not exists {RESULTS_SCHEMA}")
+            cursor.execute(
+                create_table_sql(
+                    RESULTS_TABLE, [(name, _RESULT_TYPES[kind]) for name, kind in RESULT_COLUMNS]
+                )
+            )
+            cursor.execute("begin")
+            try:
+                for check in checks:
+                    cursor.execute(
+                        f"delete from {RESULTS_TABLE} where stage = %s and source = %s"
+                        " and entity = %s and ds = %s and run_id = %s and expectation = %s"
+                        " and kwargs is not distinct from %s",
+                        (*run, *check),
+                    )
+                if result.rows:
+                    cursor.executemany(
+                        f"insert into {RESULTS_TABLE} ({', '.join(names)})"
+                        f" values ({', '.join('%s' for _ in names)})",
+                        [tuple(row[name] for name in names) for row in result.rows],
+                    )
+                cursor.execute("commit")
+            except BaseException:
+                cursor.execute("rollback")
+                raise
+
+    def recording(self) -> AbstractContextManager[None]:
+        return nullcontext()  # a connection per result: no file to open and checkpoint
 
 
-@contextmanager
-def connect(params: SnowflakeConnection, network_timeout: int | None = None) -> Iterator[Any]:
-    """`network_timeout` bounds the connector's retries of a request the server answered
-    with an HTTP error (fakesnow answers 500 to SQL it cannot run)."""
-    import snowflake.connector
-
-    kwargs = {"network_timeout": network_timeout} if network_timeout else {}
-    con = snowflake.connector.connect(**params.connect_kwargs(), **kwargs)
-    try:
-        yield con
-    finally:
-        con.close()
-
-
-def landing_table(domain: str, entity: str) -> str:
-    """`curated/<domain>/<entity>` lands in `landing.<domain>__<entity>`."""
-    return f"landing.{domain}__{entity}"
+# quality.validation_results' DuckDB column types (results.RESULT_COLUMNS) in Snowflake.
+_RESULT_TYPES = {
+    "VARCHAR": "varchar",
+    "DATE": "date",
+    "BOOLEAN": "boolean",
+    "BIGINT": "number(38, 0)",
+    "TIMESTAMP": "timestamp_ntz",
+}
 
 
 def snowflake_type(arrow_type: pa.DataType) -> str:
@@ -189,41 +402,6 @@ def create_table_sql(table: str, columns: list[tuple[str, str]]) -> str:
     return f"create table if not exists {table} ({', '.join(f'{n} {t}' for n, t in columns)})"
 
 
-def load_partition(
-    con: Any,
-    lake: Lake,
-    domain: str,
-    entity: str,
-    ds: str,
-    *,
-    storage_integration: str | None = None,
-) -> int:
-    """Replace one `ds` of a landing table with the published curated partition.
-
-    Only the files its manifest lists are loaded. The delete, the COPY and the `ds`
-    column filled after it are one transaction: readers see the old rows or the new
-    ones, never both or none. (COPY leaves `ds`, which no file has, NULL.)
-    """
-    partition = Partition("curated", domain, entity, ds)
-    manifest, files = lake.published(partition)
-    table = landing_table(domain, entity)
-    schema = _parquet_schema(lake, files[0])
-    cursor = con.cursor()
-
-    def check_rows(loaded: int) -> None:
-        lake.check_rows(partition, manifest, loaded, f"the COPY into {table}")
-
-    cursor.execute("create schema if not exists landing")
-    _ensure_table(cursor, table, landing_columns(schema, f"{partition}/{files[0]}"))
-    if lake.is_local or not storage_integration:
-        with lake.local_files(files) as local:
-            source = _put_files(cursor, local, f"{domain}__{entity}/{ds}")
-            copy = f"copy into {table} from {source} {COPY_OPTIONS}"
-            return _replace_ds(cursor, table, ds, copy, check_rows)
-    _create_lake_stage(cursor, lake, storage_integration)
-    return _replace_ds(cursor, table, ds, external_copy_sql(table, partition, files), check_rows)
-
-
 def external_copy_sql(table: str, partition: Partition, files: list[str]) -> str:
     """COPY of exactly the manifest's files, read in place through the lake's stage."""
     names = ", ".join(f"'{posixpath.basename(file)}'" for file in files)
@@ -238,189 +416,3 @@ def _parquet_schema(lake: Lake, path: str) -> pa.Schema:
 
     with lake.fs.open(path, "rb") as handle:
         return pq.read_schema(handle)
-
-
-def _ensure_table(cursor: Any, table: str, columns: list[tuple[str, str]]) -> None:
-    """Create the table on first load; add the columns a later partition brings (DDL
-    commits in Snowflake, so this runs before the load's transaction)."""
-    cursor.execute(create_table_sql(table, columns))
-    schema, name = table.upper().split(".")
-    cursor.execute(
-        "select lower(column_name) from information_schema.columns"
-        " where table_schema = %s and table_name = %s",
-        (schema, name),
-    )
-    existing = {row[0] for row in cursor.fetchall()}
-    for column, column_type in columns:
-        if column not in existing:
-            cursor.execute(f"alter table {table} add column {column} {column_type}")
-
-
-def _put_files(cursor: Any, local: list[str], path: str) -> str:
-    """PUT the files into a folder of the upload stage no other load uses, so COPY takes
-    exactly them; COPY's `purge` empties it again. (No `key=value` in the folder's path:
-    fakesnow's DuckDB would read it as a column, `ds=…` as a `ds` Snowflake never gives.)"""
-    folder = f"@{UPLOAD_STAGE}/{path}/{uuid.uuid4().hex}/"
-    cursor.execute(f"create stage if not exists {UPLOAD_STAGE}")
-    for file in local:
-        cursor.execute(f"put 'file://{file}' {folder} auto_compress = false overwrite = true")
-    return f"{folder} purge = true"
-
-
-def _create_lake_stage(cursor: Any, lake: Lake, storage_integration: str) -> None:
-    """An external stage on the lake's bucket (Snowflake names GCS URLs `gcs://`)."""
-    url = urlsplit(lake.url)
-    if url.scheme not in ("gs", "gcs"):
-        raise ValueError(f"CARAVAN_LAKE_URL={lake.url}: an external stage reads gs:// lakes only")
-    cursor.execute(
-        f"create stage if not exists {LAKE_STAGE} url = 'gcs://{url.netloc}{url.path}/'"
-        f" storage_integration = {storage_integration}"
-    )
-
-
-def _replace_ds(cursor: Any, table: str, ds: str, copy: str, check_rows) -> int:
-    """Delete the day, COPY it again and count it in one transaction, committed only when
-    `check_rows` accepts the count."""
-    cursor.execute("begin")
-    try:
-        cursor.execute(f"delete from {table} where ds = %s", (ds,))
-        cursor.execute(copy)
-        cursor.execute(f"update {table} set ds = %s where ds is null", (ds,))
-        cursor.execute(f"select count(*) from {table} where ds = %s", (ds,))
-        loaded = cursor.fetchone()[0]
-        check_rows(loaded)
-        cursor.execute("commit")
-    except BaseException:
-        cursor.execute("rollback")
-        raise
-    return loaded
-
-
-def mart_frame(con: Any, table: str, projection: str):
-    """A mart as built (in `marts`, before publishing), projected for its gate.
-
-    Column names come back lower case, as the suites name them (Snowflake folds unquoted
-    names to upper case); decimals come as floats, as DuckDB gives them to the gates
-    (the connector gives floats or Decimal objects, depending on how the server encodes them).
-    """
-    from decimal import Decimal
-
-    cursor = con.cursor()
-    cursor.execute(f"select {projection} from marts.{table} as source_rows")
-    frame = cursor.fetch_pandas_all()
-    frame.columns = [column.lower() for column in frame.columns]
-    for column in frame.columns:
-        values = frame[column].dropna()
-        if len(values) and values.map(lambda value: isinstance(value, Decimal)).all():
-            frame[column] = frame[column].astype("float64")
-    return frame
-
-
-def mart_batch(
-    params: SnowflakeConnection, table: str, projection: str, network_timeout=None
-) -> SqlBatch:
-    """A mart's gate query, for GX's SQL engine to run in Snowflake (no rows come back).
-
-    SQLAlchemy's `snowflake` dialect gets the connector's own arguments, password
-    included, as `connect_args`: the URL carries nothing, so no secret is ever in one.
-    """
-    connect_args = params.connect_kwargs()
-    if network_timeout:
-        connect_args["network_timeout"] = network_timeout
-    return SqlBatch(
-        connection_string="snowflake://",
-        query=f"select {projection} from marts.{table} as source_rows",
-        connect_args=connect_args,
-    )
-
-
-def record_validation_results(con: Any, result: GateResult) -> None:
-    """Append a gate's rows to `quality.validation_results`, replacing the same checks of
-    an earlier attempt of the same run (as the DuckDB warehouse does), in one transaction.
-
-    The schema and table are created first: DDL commits on its own in Snowflake.
-    """
-    run = result.run_key()
-    cursor = con.cursor()
-    cursor.execute(f"create schema if not exists {RESULTS_SCHEMA}")
-    cursor.execute(
-        create_table_sql(
-            RESULTS_TABLE, [(name, _RESULT_TYPES[kind]) for name, kind in RESULT_COLUMNS]
-        )
-    )
-    names = [name for name, _ in RESULT_COLUMNS]
-    checks = result.check_keys()
-    cursor.execute("begin")
-    try:
-        for check in checks:
-            cursor.execute(
-                f"delete from {RESULTS_TABLE} where stage = %s and source = %s"
-                " and entity = %s and ds = %s and run_id = %s and expectation = %s"
-                " and kwargs is not distinct from %s",
-                (*run, *check),
-            )
-        if result.rows:
-            cursor.executemany(
-                f"insert into {RESULTS_TABLE} ({', '.join(names)})"
-                f" values ({', '.join('%s' for _ in names)})",
-                [tuple(row[name] for name in names) for row in result.rows],
-            )
-        cursor.execute("commit")
-    except BaseException:
-        cursor.execute("rollback")
-        raise
-
-
-# quality.validation_results' DuckDB column types (results.RESULT_COLUMNS) in Snowflake.
-_RESULT_TYPES = {
-    "VARCHAR": "varchar",
-    "DATE": "date",
-    "BOOLEAN": "boolean",
-    "BIGINT": "number(38, 0)",
-    "TIMESTAMP": "timestamp_ntz",
-}
-
-
-def publish_analytics(con: Any, marts: tuple[str, ...] = PUBLISHED_MARTS) -> None:
-    """Copy the gated marts into `analytics` in one transaction: all or nothing.
-
-    Snowflake commits before and after every DDL statement, so `create or replace table`
-    per mart would publish them one by one; and fakesnow has neither `alter schema …
-    swap with` nor `alter table … swap with`. DML is transactional on both: the rows of
-    every analytics table are replaced in one transaction. A mart whose columns changed
-    (or a first publish) needs its analytics table (re)created first, which switches that
-    table on its own, with the new rows already in it.
-    """
-    cursor = con.cursor()
-    columns = {mart: _columns(cursor, "MARTS", mart) for mart in marts}
-    missing = [mart for mart, found in columns.items() if not found]
-    if missing:  # before anything changes
-        raise LookupError(f"marts.{', marts.'.join(missing)} not found: nothing published")
-    cursor.execute("create schema if not exists analytics")
-    for mart in marts:
-        if _columns(cursor, "ANALYTICS", mart) != columns[mart]:
-            cursor.execute(
-                f"create or replace table analytics.{mart} as select * from marts.{mart}"
-            )
-    cursor.execute("begin")
-    try:
-        for mart in marts:
-            names = ", ".join(name for name, *_ in columns[mart])
-            cursor.execute(f"delete from analytics.{mart}")
-            cursor.execute(
-                f"insert into analytics.{mart} ({names}) select {names} from marts.{mart}"
-            )
-        cursor.execute("commit")
-    except BaseException:
-        cursor.execute("rollback")
-        raise
-
-
-def _columns(cursor: Any, schema: str, table: str) -> list[tuple]:
-    cursor.execute(
-        "select lower(column_name), data_type, numeric_precision, numeric_scale"
-        " from information_schema.columns where table_schema = %s and table_name = %s"
-        " order by ordinal_position",
-        (schema, table.upper()),
-    )
-    return [tuple(row) for row in cursor.fetchall()]

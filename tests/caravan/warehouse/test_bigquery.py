@@ -27,15 +27,8 @@ from google.auth.credentials import AnonymousCredentials
 
 from caravan.lake import Lake
 from caravan.settings import Settings
-from caravan.warehouse.bigquery import (
-    load_job_config,
-    load_partition,
-    make_client,
-    mart_frame,
-    partition_destination,
-    publish_analytics,
-)
-from caravan.warehouse.targets import BigQueryWarehouse, dbt_environ, warehouse
+from caravan.warehouse.bigquery import BigQueryWarehouse, load_job_config, partition_destination
+from caravan.warehouse.targets import warehouse
 
 PROJECT = "caravan-test"
 SCHEMA = pa.schema([("order_id", pa.string()), ("net_revenue", pa.decimal128(18, 2))])
@@ -62,9 +55,10 @@ def test_the_load_replaces_the_day_partition_with_ds_from_the_path():
     }
 
 
-def test_the_destination_is_the_partition_of_the_ds():
+def test_the_destination_is_the_landing_tables_partition_of_the_ds():
+    table = BigQueryWarehouse("caravan-prod", "EU").landing_table("marketing", "ad_spend_daily")
     assert (
-        partition_destination("caravan-prod", "marketing", "ad_spend_daily", "2026-11-01")
+        partition_destination("caravan-prod", table, "2026-11-01")
         == "caravan-prod.landing.marketing__ad_spend_daily$20261101"
     )
 
@@ -73,7 +67,9 @@ def test_a_lake_off_cloud_storage_is_refused_saying_why(tmp_path):
     with pytest.raises(ValueError, match=r"CARAVAN_LAKE_URL=file://.*needs the lake on gs://"):
         load_job_config(f"file://{tmp_path}", "sales", "orders")
     with pytest.raises(ValueError, match=r"BigQuery loads from Cloud Storage only"):
-        load_partition(None, Lake(f"file://{tmp_path}"), "sales", "orders", "2026-11-01")
+        BigQueryWarehouse(PROJECT, "EU").load_partition(
+            Lake(f"file://{tmp_path}"), "sales", "orders", "2026-11-01"
+        )
 
 
 # -- the real client against a local HTTP server ---------------------------------------
@@ -172,24 +168,27 @@ def bigquery_api() -> Iterator[FakeBigQuery]:
 
 
 @pytest.fixture
-def client(bigquery_api):
-    return make_client(
+def target(bigquery_api) -> BigQueryWarehouse:
+    """The BigQuery target, its client on the local server."""
+    return BigQueryWarehouse(
         PROJECT,
         "EU",
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=bigquery_api.url),
+        client_kwargs={
+            "credentials": AnonymousCredentials(),
+            "client_options": ClientOptions(api_endpoint=bigquery_api.url),
+        },
     )
 
 
 def test_a_load_sends_one_job_of_the_manifests_files_into_the_ds_partition(
-    client, bigquery_api, gcs_lake, publish_curated
+    target, bigquery_api, gcs_lake, publish_curated
 ):
     lake = gcs_lake
     rows = [{"order_id": "1", "net_revenue": Decimal("10.50")}]
     publish_curated(lake, "sales", "orders", "2026-11-01", SCHEMA, rows, rows, rows)
     bigquery_api.output_rows = 3
 
-    assert load_partition(client, lake, "sales", "orders", "2026-11-01") == 3
+    assert target.load_partition(lake, "sales", "orders", "2026-11-01") == 3
 
     [dataset] = [body for method, path, body in bigquery_api.requests if path.endswith("datasets")]
     assert dataset["datasetReference"] == {"projectId": PROJECT, "datasetId": "landing"}
@@ -215,16 +214,16 @@ def test_a_load_sends_one_job_of_the_manifests_files_into_the_ds_partition(
     assert load["sourceFormat"] == "PARQUET"
 
 
-def test_an_unpublished_partition_sends_no_job(client, bigquery_api, gcs_lake):
+def test_an_unpublished_partition_sends_no_job(target, bigquery_api, gcs_lake):
     lake = gcs_lake
     with pytest.raises(FileNotFoundError, match=r"curated/sales/orders/ds=2026-11-02"):
-        load_partition(client, lake, "sales", "orders", "2026-11-02")
+        target.load_partition(lake, "sales", "orders", "2026-11-02")
     assert bigquery_api.requests == []
 
 
-def test_publish_copies_each_mart_over_its_analytics_table(client, bigquery_api):
+def test_publish_copies_each_mart_over_its_analytics_table(target, bigquery_api):
     bigquery_api.tables |= {"marts.fct_orders", "marts.mart_marketing_roi"}
-    publish_analytics(client, ("fct_orders", "mart_marketing_roi"))
+    target.publish_analytics(("fct_orders", "mart_marketing_roi"))
     copies = bigquery_api.jobs_inserted("copy")
     assert [(copy["sourceTables"], copy["destinationTable"]) for copy in copies] == [
         (
@@ -236,14 +235,14 @@ def test_publish_copies_each_mart_over_its_analytics_table(client, bigquery_api)
     assert {copy["writeDisposition"] for copy in copies} == {"WRITE_TRUNCATE"}
 
 
-def test_a_publish_with_a_mart_missing_copies_nothing(client, bigquery_api):
+def test_a_publish_with_a_mart_missing_copies_nothing(target, bigquery_api):
     bigquery_api.tables |= {"marts.fct_orders"}
     with pytest.raises(NotFound, match="marts.mart_marketing_roi"):
-        publish_analytics(client, ("fct_orders", "mart_marketing_roi"))
+        target.publish_analytics(("fct_orders", "mart_marketing_roi"))
     assert bigquery_api.jobs_inserted("copy") == []
 
 
-def test_a_gate_reads_its_projection_of_the_mart(client, bigquery_api):
+def test_a_gate_reads_its_projection_of_the_mart(target, bigquery_api):
     bigquery_api.query_result = {
         "schema": {
             "fields": [
@@ -259,7 +258,7 @@ def test_a_gate_reads_its_projection_of_the_mart(client, bigquery_api):
         "totalRows": "2",
     }
     projection = "order_id, order_date, net_revenue_gap"
-    frame = mart_frame(client, "fct_orders", projection)
+    frame = target.mart_frame("fct_orders", projection)
     [query] = bigquery_api.jobs_inserted("query")
     assert query["query"] == f"select {projection} from marts.fct_orders as source_rows"
     assert list(frame.columns) == ["order_id", "order_date", "net_revenue_gap"]
@@ -273,7 +272,7 @@ def test_a_gate_reads_its_projection_of_the_mart(client, bigquery_api):
 
 
 def test_the_bigquery_target_and_its_dbt_profile_come_from_the_settings(
-    service_account_keyfile,
+    service_account_keyfile, written_profile
 ):
     settings = Settings.from_env(
         {
@@ -285,21 +284,33 @@ def test_the_bigquery_target_and_its_dbt_profile_come_from_the_settings(
     assert warehouse(settings) == BigQueryWarehouse(
         "caravan-prod", "EU", None, results_path=settings.warehouse_path
     )
-    assert dbt_environ(settings) == {
-        "DBT_BIGQUERY_METHOD": "oauth",
-        "DBT_BIGQUERY_PROJECT": "caravan-prod",
-        "DBT_BIGQUERY_LOCATION": "EU",
-    }
+    assert written_profile(settings) == (
+        {
+            "type": "bigquery",
+            "method": "oauth",
+            "project": "caravan-prod",
+            "dataset": "main",
+            "location": "EU",
+            "threads": 4,
+        },
+        {},
+    )
     # Without a project, the key file's own.
     keyed = Settings.from_env(
         {"CARAVAN_TARGET": "bigquery", "CARAVAN_BIGQUERY_KEYFILE": str(service_account_keyfile)}
     )
-    assert dbt_environ(keyed) == {
-        "DBT_BIGQUERY_METHOD": "service-account",
-        "DBT_BIGQUERY_KEYFILE": str(service_account_keyfile),
-        "DBT_BIGQUERY_PROJECT": PROJECT,
-        "DBT_BIGQUERY_LOCATION": "US",
-    }
+    assert written_profile(keyed) == (
+        {
+            "type": "bigquery",
+            "method": "service-account",
+            "keyfile": str(service_account_keyfile),
+            "project": PROJECT,
+            "dataset": "main",
+            "location": "US",
+            "threads": 4,
+        },
+        {},
+    )
 
 
 @pytest.fixture
@@ -342,8 +353,7 @@ def test_dbt_parses_and_compiles_the_project_for_bigquery_offline(
             "CARAVAN_BIGQUERY_KEYFILE": str(service_account_keyfile),
         }
     )
-    environ = dbt_environ(settings)
-    parsed = run_dbt("bigquery", environ, "parse")
+    parsed = run_dbt(settings, "parse")
     assert parsed.returncode == 0, parsed.stdout + parsed.stderr
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     assert manifest["metadata"]["adapter_type"] == "bigquery"
@@ -352,8 +362,7 @@ def test_dbt_parses_and_compiles_the_project_for_bigquery_offline(
     # the datasets: --no-populate-cache and --no-introspect keep it offline. An incremental
     # model cannot compile offline: is_incremental() looks its table up in the warehouse.
     compiled = run_dbt(
-        "bigquery",
-        environ,
+        settings,
         "compile",
         "--no-populate-cache",
         "--no-introspect",

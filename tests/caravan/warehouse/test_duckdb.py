@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from caravan.lake import Lake, Partition, PartitionCorrupt
-from caravan.warehouse.duckdb import connect, held_open, load_partition, publish_analytics
+from caravan.warehouse.duckdb import DuckDBWarehouse
 
 SCHEMA = pa.schema(
     [
@@ -37,6 +37,11 @@ def lake(tmp_path: Path) -> Lake:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     return tmp_path / "warehouse.duckdb"
+
+
+@pytest.fixture
+def target(warehouse: Path) -> DuckDBWarehouse:
+    return DuckDBWarehouse(warehouse)
 
 
 @pytest.fixture
@@ -62,55 +67,55 @@ def with_ds(rows: list[tuple], ds: date) -> list[tuple]:
     return [(*row, ds) for row in rows]
 
 
-def test_loading_a_partition_lands_its_rows_with_their_ds(lake, warehouse, publish_orders):
+def test_loading_a_partition_lands_its_rows_with_their_ds(target, lake, warehouse, publish_orders):
     publish_orders("2026-03-01", DAY_1[:1], DAY_1[1:])
-    loaded = load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    loaded = target.load_partition(lake, "sales", "orders", "2026-03-01")
     assert loaded == 2
     assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1))
 
 
-def test_loading_the_same_ds_twice_leaves_its_rows_once(lake, warehouse, publish_orders):
+def test_loading_the_same_ds_twice_leaves_its_rows_once(target, lake, warehouse, publish_orders):
     publish_orders("2026-03-01", DAY_1)
-    load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
-    loaded = load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    target.load_partition(lake, "sales", "orders", "2026-03-01")
+    loaded = target.load_partition(lake, "sales", "orders", "2026-03-01")
     assert loaded == 2
     assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1))
 
 
-def test_loading_a_second_ds_adds_its_rows(lake, warehouse, publish_orders):
+def test_loading_a_second_ds_adds_its_rows(target, lake, warehouse, publish_orders):
     publish_orders("2026-03-01", DAY_1)
     publish_orders("2026-03-02", DAY_2)
-    load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
-    assert load_partition(warehouse, lake, "sales", "orders", "2026-03-02") == 1
+    target.load_partition(lake, "sales", "orders", "2026-03-01")
+    assert target.load_partition(lake, "sales", "orders", "2026-03-02") == 1
     assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1)) + with_ds(DAY_2, date(2026, 3, 2))
 
 
-def test_reloading_a_republished_ds_replaces_only_that_ds(lake, warehouse, publish_orders):
+def test_reloading_a_republished_ds_replaces_only_that_ds(target, lake, warehouse, publish_orders):
     publish_orders("2026-03-01", DAY_1)
     publish_orders("2026-03-02", DAY_2)
-    load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
-    load_partition(warehouse, lake, "sales", "orders", "2026-03-02")
+    target.load_partition(lake, "sales", "orders", "2026-03-01")
+    target.load_partition(lake, "sales", "orders", "2026-03-02")
 
     rerun = [("1", Decimal("11.00"), date(2026, 3, 1))]
     publish_orders("2026-03-01", rerun)
-    assert load_partition(warehouse, lake, "sales", "orders", "2026-03-01") == 1
+    assert target.load_partition(lake, "sales", "orders", "2026-03-01") == 1
     assert landed(warehouse) == with_ds(rerun, date(2026, 3, 1)) + with_ds(DAY_2, date(2026, 3, 2))
 
 
-def test_an_unpublished_partition_raises_naming_it(lake, warehouse):
+def test_an_unpublished_partition_raises_naming_it(target, lake, warehouse):
     with pytest.raises(FileNotFoundError, match=r"curated/sales/orders/ds=2026-03-03"):
-        load_partition(warehouse, lake, "sales", "orders", "2026-03-03")
+        target.load_partition(lake, "sales", "orders", "2026-03-03")
 
 
 def test_a_partition_whose_manifest_is_gone_is_not_loaded(
-    lake, warehouse, tmp_path, publish_orders
+    target, lake, warehouse, tmp_path, publish_orders
 ):
     publish_orders("2026-03-01", DAY_1)
-    load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+    target.load_partition(lake, "sales", "orders", "2026-03-01")
     folder = tmp_path / "lake" / "curated" / "sales" / "orders" / "ds=2026-03-01"
     (folder / "_manifest.json").unlink()
     with pytest.raises(FileNotFoundError, match=r"ds=2026-03-01 is not published"):
-        load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+        target.load_partition(lake, "sales", "orders", "2026-03-01")
     assert landed(warehouse) == with_ds(DAY_1, date(2026, 3, 1))  # what was loaded stays
 
 
@@ -144,9 +149,9 @@ def analytics(warehouse: Path, table: str) -> list[tuple]:
         return con.execute(f"select * from analytics.{table} order by all").fetchall()
 
 
-def test_publish_analytics_copies_the_marts(warehouse):
+def test_publish_analytics_copies_the_marts(target, warehouse):
     create_marts(warehouse)
-    publish_analytics(warehouse, MARTS)
+    target.publish_analytics(MARTS)
     assert analytics(warehouse, "fct_orders") == [
         ("1", "k1", date(2026, 3, 1), "placed", Decimal("10.50")),
         ("2", "k2", date(2026, 3, 1), "shipped", Decimal("0.10")),
@@ -159,25 +164,25 @@ def test_publish_analytics_copies_the_marts(warehouse):
     ]
 
 
-def test_publishing_again_replaces_the_analytics_tables(warehouse):
+def test_publishing_again_replaces_the_analytics_tables(target, warehouse):
     create_marts(warehouse)
-    publish_analytics(warehouse, MARTS)
+    target.publish_analytics(MARTS)
     create_marts(warehouse, revenue="12.00")
-    publish_analytics(warehouse, MARTS)
+    target.publish_analytics(MARTS)
     assert [row[4] for row in analytics(warehouse, "fct_orders")] == [
         Decimal("12.00"),
         Decimal("0.10"),
     ]
 
 
-def test_a_failed_publish_leaves_analytics_as_it_was(warehouse):
+def test_a_failed_publish_leaves_analytics_as_it_was(target, warehouse):
     create_marts(warehouse)
-    publish_analytics(warehouse, MARTS)
+    target.publish_analytics(MARTS)
     create_marts(warehouse, revenue="12.00")
     with duckdb.connect(str(warehouse)) as con:
         con.execute("drop table marts.mart_marketing_roi")
     with pytest.raises(duckdb.CatalogException, match="mart_marketing_roi"):
-        publish_analytics(warehouse, MARTS)
+        target.publish_analytics(MARTS)
     # fct_orders was replaced inside the failed transaction: analysts still see the old one.
     assert [row[4] for row in analytics(warehouse, "fct_orders")] == [
         Decimal("10.50"),
@@ -185,19 +190,21 @@ def test_a_failed_publish_leaves_analytics_as_it_was(warehouse):
     ]
 
 
-def test_held_open_shares_one_connection_and_closes_it_after(tmp_path):
+def test_recording_shares_one_connection_and_closes_it_after(tmp_path):
     """A gate task's results go through one connection; a caller that fails mid-transaction
     leaves nothing behind, and the file is free once the task's span ends."""
     path = tmp_path / "warehouse.duckdb"
-    with held_open(path):
-        with connect(path) as first, connect(path, read_only=True) as second:
+    target = DuckDBWarehouse(path)
+    with target.recording():
+        # Another object of the same file shares it too.
+        with target.connect() as first, DuckDBWarehouse(path).connect(read_only=True) as second:
             assert first is second
             first.execute("create table results (n integer)")
-        with pytest.raises(RuntimeError), connect(path) as con:
+        with pytest.raises(RuntimeError), target.connect() as con:
             con.begin()
             con.execute("insert into results values (1)")
             raise RuntimeError("a gate failed half-way")
-        with connect(path) as con:
+        with target.connect() as con:
             con.begin()  # no transaction left open by the failed caller
             con.execute("insert into results values (2)")
             con.commit()
@@ -207,24 +214,24 @@ def test_held_open_shares_one_connection_and_closes_it_after(tmp_path):
 
 
 def test_a_curated_file_rewritten_after_publishing_is_not_loaded(
-    lake, warehouse, publish_orders, tmp_path
+    target, lake, warehouse, publish_orders, tmp_path
 ):
     publish_orders("2026-03-01", DAY_1)
-    assert load_partition(warehouse, lake, "sales", "orders", "2026-03-01") == 2
+    assert target.load_partition(lake, "sales", "orders", "2026-03-01") == 2
     part = tmp_path / "lake/curated/sales/orders/ds=2026-03-01/part-00000.parquet"
     # The same file with its last row gone, as a probe rewrote it: valid Parquet.
     pq.write_table(pq.read_table(part).slice(0, 1), part)
     with pytest.raises(PartitionCorrupt, match=r"ds=2026-03-01 does not match .*part-00000"):
-        load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+        target.load_partition(lake, "sales", "orders", "2026-03-01")
     with duckdb.connect(str(warehouse), read_only=True) as con:  # the earlier load stays
         assert con.execute("select count(*) from landing.sales__orders").fetchone()[0] == 2
 
 
 def test_a_load_that_counts_other_rows_than_the_manifest_is_rolled_back(
-    lake, warehouse, publish_orders
+    target, lake, warehouse, publish_orders
 ):
     publish_orders("2026-03-02", DAY_2)
-    load_partition(warehouse, lake, "sales", "orders", "2026-03-02")
+    target.load_partition(lake, "sales", "orders", "2026-03-02")
     # A writer that miscounted: the manifest says 3 rows of a file that holds 2.
     partition = Partition("curated", "sales", "orders", "2026-03-01")
     staged = f"{lake.staging_path(partition)}/part-0.parquet"
@@ -244,7 +251,7 @@ def test_a_load_that_counts_other_rows_than_the_manifest_is_rolled_back(
         producer="t",
     )
     with pytest.raises(PartitionCorrupt, match=r"the load into landing\.sales__orders read 2 rows"):
-        load_partition(warehouse, lake, "sales", "orders", "2026-03-01")
+        target.load_partition(lake, "sales", "orders", "2026-03-01")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(
             "select ds::varchar, count(*) from landing.sales__orders group by ds"

@@ -24,11 +24,9 @@ from caravan.lake import Lake, Partition
 from caravan.settings import get_settings
 from caravan.warehouse.snowflake import (
     SnowflakeConnection,
+    SnowflakeWarehouse,
     external_copy_sql,
     landing_columns,
-    load_partition,
-    mart_frame,
-    publish_analytics,
     snowflake_type,
 )
 
@@ -64,6 +62,11 @@ def expected(rows: list[dict], ds: date) -> list[tuple]:
 @pytest.fixture
 def lake(tmp_path: Path) -> Lake:
     return Lake(f"file://{tmp_path / 'lake'}")
+
+
+@pytest.fixture
+def target(snowflake_target) -> SnowflakeWarehouse:
+    return snowflake_target
 
 
 @pytest.fixture
@@ -135,17 +138,17 @@ def test_a_column_name_snowflake_would_need_quoted_is_refused_naming_it():
 # -- loading ---------------------------------------------------------------------------
 
 
-def test_loading_a_partition_lands_its_rows_with_their_ds(lake, con, publish_orders):
+def test_loading_a_partition_lands_its_rows_with_their_ds(target, lake, con, publish_orders):
     publish_orders("2026-03-01", DAY_1[:1], DAY_1[1:])
-    assert load_partition(con, lake, "sales", "orders", "2026-03-01") == 2
+    assert target.load_partition(lake, "sales", "orders", "2026-03-01") == 2
     assert landed(con) == expected(DAY_1, date(2026, 3, 1))
 
 
-def test_two_days_land_side_by_side(lake, con, publish_orders):
+def test_two_days_land_side_by_side(target, lake, con, publish_orders):
     publish_orders("2026-03-01", DAY_1)
     publish_orders("2026-03-02", DAY_2)
-    assert load_partition(con, lake, "sales", "orders", "2026-03-01") == 2
-    assert load_partition(con, lake, "sales", "orders", "2026-03-02") == 1
+    assert target.load_partition(lake, "sales", "orders", "2026-03-01") == 2
+    assert target.load_partition(lake, "sales", "orders", "2026-03-02") == 1
     assert query(
         con,
         "select ds, count(*), cast(sum(net_revenue) as number(18, 2)) from landing.sales__orders"
@@ -153,29 +156,29 @@ def test_two_days_land_side_by_side(lake, con, publish_orders):
     ) == [(date(2026, 3, 1), 2, Decimal("10.60")), (date(2026, 3, 2), 1, Decimal("99.99"))]
 
 
-def test_reloading_a_ds_leaves_its_rows_once(lake, con, publish_orders):
+def test_reloading_a_ds_leaves_its_rows_once(target, lake, con, publish_orders):
     publish_orders("2026-03-01", DAY_1)
-    load_partition(con, lake, "sales", "orders", "2026-03-01")
-    assert load_partition(con, lake, "sales", "orders", "2026-03-01") == 2
+    target.load_partition(lake, "sales", "orders", "2026-03-01")
+    assert target.load_partition(lake, "sales", "orders", "2026-03-01") == 2
     assert landed(con) == expected(DAY_1, date(2026, 3, 1))
 
 
-def test_reloading_a_republished_ds_replaces_only_that_ds(lake, con, publish_orders):
+def test_reloading_a_republished_ds_replaces_only_that_ds(target, lake, con, publish_orders):
     publish_orders("2026-03-01", DAY_1)
     publish_orders("2026-03-02", DAY_2)
-    load_partition(con, lake, "sales", "orders", "2026-03-01")
-    load_partition(con, lake, "sales", "orders", "2026-03-02")
+    target.load_partition(lake, "sales", "orders", "2026-03-01")
+    target.load_partition(lake, "sales", "orders", "2026-03-02")
 
     rerun = [order("1", "11.00", 1)]
     publish_orders("2026-03-01", rerun)
-    assert load_partition(con, lake, "sales", "orders", "2026-03-01") == 1
+    assert target.load_partition(lake, "sales", "orders", "2026-03-01") == 1
     assert landed(con) == expected(rerun, date(2026, 3, 1)) + expected(DAY_2, date(2026, 3, 2))
 
 
-def test_money_stays_exact_to_the_cent(lake, con, publish_orders):
+def test_money_stays_exact_to_the_cent(target, lake, con, publish_orders):
     cents = [order(str(n), f"0.{n:02d}", 1) for n in range(1, 11)]  # 0.01 … 0.10
     publish_orders("2026-03-01", cents)
-    load_partition(con, lake, "sales", "orders", "2026-03-01")
+    target.load_partition(lake, "sales", "orders", "2026-03-01")
     # (fakesnow returns an aggregate of NUMBER as a float: cast back to compare exactly.)
     [(total,)] = query(
         con, "select cast(sum(net_revenue) as number(18, 2)) from landing.sales__orders"
@@ -190,22 +193,22 @@ def test_money_stays_exact_to_the_cent(lake, con, publish_orders):
     ) == [("NUMBER", 18, 2)]
 
 
-def test_only_the_files_the_manifest_lists_are_loaded(lake, con, publish_orders):
+def test_only_the_files_the_manifest_lists_are_loaded(target, lake, con, publish_orders):
     publish_orders("2026-03-01", DAY_1)
     folder = Path(lake.path(Partition("curated", "sales", "orders", "2026-03-01")))
     # In the partition's folder, not in its manifest (a writer's leftover).
     pq.write_table(pa.Table.from_pylist(DAY_2, schema=SCHEMA), folder / "part-00001.parquet")
 
-    assert load_partition(con, lake, "sales", "orders", "2026-03-01") == 2
+    assert target.load_partition(lake, "sales", "orders", "2026-03-01") == 2
     assert landed(con) == expected(DAY_1, date(2026, 3, 1))
 
 
-def test_a_column_a_later_partition_brings_is_added(lake, con, publish_orders):
+def test_a_column_a_later_partition_brings_is_added(target, lake, con, publish_orders):
     publish_orders("2026-03-01", DAY_1)
-    load_partition(con, lake, "sales", "orders", "2026-03-01")
+    target.load_partition(lake, "sales", "orders", "2026-03-01")
     wider = SCHEMA.append(pa.field("currency", pa.string()))
     publish_orders("2026-03-02", [{**DAY_2[0], "currency": "EUR"}], schema=wider)
-    load_partition(con, lake, "sales", "orders", "2026-03-02")
+    target.load_partition(lake, "sales", "orders", "2026-03-02")
     assert query(con, "select order_id, currency from landing.sales__orders order by order_id") == [
         ("1", None),
         ("2", None),
@@ -214,10 +217,10 @@ def test_a_column_a_later_partition_brings_is_added(lake, con, publish_orders):
 
 
 def test_a_lake_on_gcs_without_a_storage_integration_loads_through_the_upload_stage(
-    gcs_lake, con, publish_curated
+    target, gcs_lake, con, publish_curated
 ):
     publish_curated(gcs_lake, "sales", "orders", "2026-03-01", SCHEMA, DAY_1[:1], DAY_1[1:])
-    assert load_partition(con, gcs_lake, "sales", "orders", "2026-03-01") == 2
+    assert target.load_partition(gcs_lake, "sales", "orders", "2026-03-01") == 2
     assert landed(con) == expected(DAY_1, date(2026, 3, 1))
 
 
@@ -233,9 +236,9 @@ def test_a_lake_on_gcs_with_a_storage_integration_is_copied_in_place_file_by_fil
     )
 
 
-def test_an_unpublished_partition_raises_naming_it(lake, con, publish_orders):
+def test_an_unpublished_partition_raises_naming_it(target, lake, con, publish_orders):
     with pytest.raises(FileNotFoundError, match=r"curated/sales/orders/ds=2026-03-03"):
-        load_partition(con, lake, "sales", "orders", "2026-03-03")
+        target.load_partition(lake, "sales", "orders", "2026-03-03")
 
 
 # -- the gates' read and publishing ----------------------------------------------------
@@ -269,9 +272,9 @@ def analytics_revenue(con) -> list[Decimal]:
     return [row[0] for row in query(con, "select net_revenue from analytics.fct_orders order by 1")]
 
 
-def test_a_mart_reads_with_the_suites_lower_case_names(con):
+def test_a_mart_reads_with_the_suites_lower_case_names(target, con):
     create_marts(con)
-    frame = mart_frame(con, "fct_orders", "order_id, net_revenue * 2 as doubled")
+    frame = target.mart_frame("fct_orders", "order_id, net_revenue * 2 as doubled")
     assert list(frame.columns) == ["order_id", "doubled"]
     assert sorted(zip(frame["order_id"], frame["doubled"], strict=True)) == [
         ("1", 21.0),
@@ -279,9 +282,9 @@ def test_a_mart_reads_with_the_suites_lower_case_names(con):
     ]
 
 
-def test_publish_copies_every_mart(con):
+def test_publish_copies_every_mart(target, con):
     create_marts(con)
-    publish_analytics(con, MARTS)
+    target.publish_analytics(MARTS)
     assert query(con, "select * from analytics.fct_orders order by order_id") == [
         ("1", date(2026, 3, 1), Decimal("10.50")),
         ("2", date(2026, 3, 1), Decimal("0.10")),
@@ -291,25 +294,25 @@ def test_publish_copies_every_mart(con):
     ]
 
 
-def test_publishing_again_replaces_the_analytics_rows(con):
+def test_publishing_again_replaces_the_analytics_rows(target, con):
     create_marts(con)
-    publish_analytics(con, MARTS)
+    target.publish_analytics(MARTS)
     create_marts(con, revenue="12.00")
-    publish_analytics(con, MARTS)
+    target.publish_analytics(MARTS)
     assert analytics_revenue(con) == [Decimal("0.10"), Decimal("12.00")]
 
 
-def test_a_publish_with_a_mart_missing_changes_nothing(con):
+def test_a_publish_with_a_mart_missing_changes_nothing(target, con):
     create_marts(con)
-    publish_analytics(con, MARTS)
+    target.publish_analytics(MARTS)
     create_marts(con, revenue="12.00")
     con.cursor().execute("drop table marts.fct_ad_spend_daily")
     with pytest.raises(LookupError, match=r"marts\.fct_ad_spend_daily not found"):
-        publish_analytics(con, MARTS)
+        target.publish_analytics(MARTS)
     assert analytics_revenue(con) == [Decimal("0.10"), Decimal("10.50")]
 
 
-def test_a_publish_failing_midway_rolls_back_the_marts_it_had_copied(con):
+def test_a_publish_failing_midway_rolls_back_the_marts_it_had_copied(target, con):
     create_marts(con)
     # A mart that fails as it is read once it holds a row whose spend is no number.
     con.cursor().execute(
@@ -318,12 +321,12 @@ def test_a_publish_failing_midway_rolls_back_the_marts_it_had_copied(con):
         " else to_varchar(spend) end as number(18, 2)) as spend from marts.fct_ad_spend_daily"
     )
     marts = ("fct_orders", "fct_ad_spend_daily_checked")
-    publish_analytics(con, marts)
+    target.publish_analytics(marts)
     create_marts(con, revenue="12.00")
     con.cursor().execute("insert into marts.fct_ad_spend_daily values ('2026-03-02', 'x', 'y', 1)")
     # fct_orders is replaced inside the transaction, then reading the view fails.
     with pytest.raises(Exception, match="not a number"):
-        publish_analytics(con, marts)
+        target.publish_analytics(marts)
     assert analytics_revenue(con) == [Decimal("0.10"), Decimal("10.50")]
     assert query(con, "select spend from analytics.fct_ad_spend_daily_checked") == [
         (Decimal("57.11"),)
@@ -351,7 +354,17 @@ def airflow_connection_json(params: SnowflakeConnection) -> str:
     )
 
 
-def test_the_airflow_connection_gives_the_connector_and_dbt_their_parameters():
+# The loader's connection as `AIRFLOW_CONN_<ID>` holds it.
+LOADER = {
+    "conn_type": "snowflake",
+    "login": "loader",
+    "password": "s3cret-value",
+    "schema": "main",
+    "extra": {"account": "xy12345.eu-west-1", "database": "caravan", "role": "loader"},
+}
+
+
+def test_the_airflow_connection_gives_the_connector_its_parameters():
     params = SnowflakeConnection.from_connection(
         Connection(
             conn_id="snowflake_default",
@@ -359,9 +372,7 @@ def test_the_airflow_connection_gives_the_connector_and_dbt_their_parameters():
             login="loader",
             password="s3cret-value",
             schema="main",
-            extra=json.dumps(
-                {"account": "xy12345.eu-west-1", "database": "caravan", "role": "loader"}
-            ),
+            extra=json.dumps(LOADER["extra"]),
         )
     )
     assert params.connect_kwargs() == {
@@ -372,16 +383,63 @@ def test_the_airflow_connection_gives_the_connector_and_dbt_their_parameters():
         "schema": "main",
         "role": "loader",
     }
-    assert params.dbt_environ() == {
-        "DBT_SNOWFLAKE_ACCOUNT": "xy12345.eu-west-1",
-        "DBT_SNOWFLAKE_USER": "loader",
-        "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "s3cret-value",
-        "DBT_SNOWFLAKE_DATABASE": "caravan",
-        "DBT_SNOWFLAKE_ROLE": "loader",
-        "DBT_SNOWFLAKE_SCHEMA": "main",
-        "DBT_SNOWFLAKE_PROTOCOL": "https",
-    }
     assert "s3cret-value" not in repr(params)
+
+
+def test_the_airflow_connection_gives_dbt_its_profile_with_the_password_kept_out_of_it(
+    monkeypatch, written_profile
+):
+    monkeypatch.setenv("CARAVAN_TARGET", "snowflake")
+    monkeypatch.setenv("AIRFLOW_CONN_SNOWFLAKE_DEFAULT", json.dumps(LOADER))
+    profile, environ = written_profile(get_settings())
+    assert profile == {
+        "type": "snowflake",
+        "account": "xy12345.eu-west-1",
+        "user": "loader",
+        # dbt scrubs a DBT_ENV_SECRET_ variable's value from its logs.
+        "password": "{{ env_var('DBT_ENV_SECRET_SNOWFLAKE_PASSWORD') }}",
+        "database": "caravan",
+        "role": "loader",
+        "schema": "main",
+        "threads": 4,
+    }
+    assert environ == {"DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "s3cret-value"}
+
+
+def test_a_connection_with_a_key_file_gives_dbt_and_the_connector_the_file_and_no_password(
+    monkeypatch, written_profile
+):
+    # The Snowflake provider's form of the extra; no schema: `main`.
+    key_pair = {
+        "conn_type": "snowflake",
+        "login": "loader",
+        "extra": {
+            "extra__snowflake__account": "xy12345.eu-west-1",
+            "extra__snowflake__database": "caravan",
+            "extra__snowflake__private_key_file": "/keys/loader.p8",
+        },
+    }
+    monkeypatch.setenv("CARAVAN_TARGET", "snowflake")
+    monkeypatch.setenv("AIRFLOW_CONN_SNOWFLAKE_DEFAULT", json.dumps(key_pair))
+    settings = get_settings()
+    profile, environ = written_profile(settings)
+    assert profile == {
+        "type": "snowflake",
+        "account": "xy12345.eu-west-1",
+        "user": "loader",
+        "private_key_path": "/keys/loader.p8",
+        "database": "caravan",
+        "schema": "main",
+        "threads": 4,
+    }
+    assert environ == {}
+    assert SnowflakeWarehouse.from_settings(settings).connection.connect_kwargs() == {
+        "account": "xy12345.eu-west-1",
+        "user": "loader",
+        "private_key_file": "/keys/loader.p8",
+        "database": "caravan",
+        "schema": "main",
+    }
 
 
 def test_a_connection_without_an_account_is_refused_naming_it():
@@ -391,26 +449,31 @@ def test_a_connection_without_an_account_is_refused_naming_it():
         )
 
 
-def test_dbts_variables_reach_the_environment_from_the_airflow_connection(monkeypatch):
-    from caravan.warehouse.targets import apply_dbt_environ
+def test_dbt_in_process_gets_its_profile_from_the_airflow_connection(tmp_path, monkeypatch):
+    """As `caravan docs` and the bench run dbt: the profile's password variable (which dbt
+    requires: it has no default) is set while dbt runs, and gone after."""
+    from caravan.warehouse.dbt import invoke_dbt
 
     params = SnowflakeConnection(
         account="fakesnow", user="caravan", password="s3cret-value", database="caravan_9"
     )
     monkeypatch.setenv("CARAVAN_TARGET", "snowflake")
+    monkeypatch.setenv("CARAVAN_HOME", str(tmp_path))
     monkeypatch.setenv("AIRFLOW_CONN_SNOWFLAKE_DEFAULT", airflow_connection_json(params))
-    for name in params.dbt_environ():  # so that monkeypatch restores them
-        monkeypatch.setenv(name, "before")
-    apply_dbt_environ()
-    assert os.environ["DBT_SNOWFLAKE_DATABASE"] == "caravan_9"
-    assert os.environ["DBT_ENV_SECRET_SNOWFLAKE_PASSWORD"] == "s3cret-value"
+    monkeypatch.delenv("DBT_ENV_SECRET_SNOWFLAKE_PASSWORD", raising=False)
+    target = tmp_path / "target"
+    invoke_dbt(get_settings(), "parse", "--target-path", str(target), "--log-path", str(tmp_path))
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["metadata"]["adapter_type"] == "snowflake"
+    assert manifest["nodes"]["model.caravan.fct_orders"]["database"] == "caravan_9"
+    assert "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD" not in os.environ
 
 
 def test_the_warehouse_steps_load_through_the_snowflake_target(
     lake, snowflake_database, snowflake_connect, publish_orders, monkeypatch
 ):
     from caravan.pipeline import warehouse_steps
-    from caravan.warehouse import targets
+    from caravan.warehouse.targets import warehouse
 
     publish_orders("2026-03-01", DAY_1)
     monkeypatch.setenv("CARAVAN_TARGET", "snowflake")
@@ -422,7 +485,7 @@ def test_the_warehouse_steps_load_through_the_snowflake_target(
 
     loaded = warehouse_steps.load("2026-03-01", entities=(("sales", "orders"),))
     assert loaded == {"ds": "2026-03-01", "rows": {"landing.sales__orders": 2}}
-    assert isinstance(targets.warehouse(get_settings()), targets.SnowflakeWarehouse)
+    assert warehouse(get_settings()) == SnowflakeWarehouse(snowflake_database)
     with snowflake_connect(snowflake_database) as con:
         assert landed(con) == expected(DAY_1, date(2026, 3, 1))
 
@@ -899,32 +962,44 @@ def assert_green(result: subprocess.CompletedProcess) -> None:
 
 
 def test_dbt_builds_the_project_on_the_snowflake_target(
-    lake, con, snowflake_database, fakesnow_server, publish_curated, run_dbt, monkeypatch
+    target,
+    lake,
+    con,
+    snowflake_database,
+    fakesnow_server,
+    publish_curated,
+    run_dbt,
+    written_profile,
+    monkeypatch,
 ):
+    from caravan import catalog
     from caravan.quality import marts as mart_suites
-    from caravan.warehouse import PUBLISHED_MARTS
-    from caravan.warehouse.targets import dbt_environ
 
     for (domain, entity), days in LANDING.items():
         for ds, (schema, rows) in days.items():
             publish_curated(lake, domain, entity, ds, schema, rows)
-            assert load_partition(con, lake, domain, entity, ds) == len(rows)
-    # dbt's profile gets its values from the Airflow connection, as in the warehouse DAG.
+            assert target.load_partition(lake, domain, entity, ds) == len(rows)
+    # dbt's profile gets its values from the Airflow connection, as in the warehouse DAG:
+    # the fakesnow server's address and protocol too.
     monkeypatch.setenv("CARAVAN_TARGET", "snowflake")
     monkeypatch.setenv(
         "AIRFLOW_CONN_SNOWFLAKE_DEFAULT", airflow_connection_json(snowflake_database)
     )
-    environ = dbt_environ(get_settings())
-    assert environ["DBT_SNOWFLAKE_PORT"] == str(fakesnow_server.port)
+    settings = get_settings()
+    profile, _ = written_profile(settings)
+    assert (profile["host"], profile["port"], profile["protocol"]) == (
+        "127.0.0.1",
+        fakesnow_server.port,
+        "http",
+    )
+    assert profile["database"] == snowflake_database.database
     errors_before = server_errors(fakesnow_server)
 
-    assert_green(run_dbt("snowflake", environ, "build"))
+    assert_green(run_dbt(settings, "build"))
     # The warehouse DAG's run of day 2: incremental models and the snapshot merge. One
     # thread: fakesnow runs every MERGE through one scratch table, which merges running
     # side by side can both create ("duplicate key ... MERGE_CANDIDATES").
-    assert_green(
-        run_dbt("snowflake", environ, "build", "--vars", f"{{ds: '{DAY2}'}}", "--threads", "1")
-    )
+    assert_green(run_dbt(settings, "build", "--vars", f"{{ds: '{DAY2}'}}", "--threads", "1"))
     # No statement failed inside fakesnow and passed only on the connector's retry.
     assert server_errors(fakesnow_server) == errors_before
 
@@ -951,6 +1026,6 @@ def test_dbt_builds_the_project_on_the_snowflake_target(
     ]
     # The marts gate's projections run on Snowflake SQL too, and the publish takes them all.
     for (_, mart), suite in mart_suites.SUITES.items():
-        assert len(mart_frame(con, mart, suite.projection)) > 0, mart
-    publish_analytics(con, PUBLISHED_MARTS)
+        assert len(target.mart_frame(mart, suite.projection)) > 0, mart
+    target.publish_analytics(catalog.published_marts(get_settings()))
     assert query(con, "select count(*) from analytics.fct_orders") == [(3,)]

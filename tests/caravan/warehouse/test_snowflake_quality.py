@@ -22,8 +22,7 @@ from caravan.quality.marts import SUITES
 from caravan.quality.report import report
 from caravan.quality.suites import Suite
 from caravan.settings import get_settings
-from caravan.warehouse.snowflake import mart_batch
-from caravan.warehouse.targets import SnowflakeWarehouse
+from caravan.warehouse.snowflake import SnowflakeWarehouse
 from tests.caravan.warehouse.test_snowflake import airflow_connection_json
 
 NETWORK_TIMEOUT = 60  # as conftest's connections: a failing statement fails in seconds
@@ -104,7 +103,9 @@ def create_marts(con) -> None:
 
 def validate(params, suite: Suite, run_id: str = "run-1"):
     return validate_batch(
-        mart_batch(params, suite.entity, suite.projection, NETWORK_TIMEOUT),
+        SnowflakeWarehouse(params, network_timeout=NETWORK_TIMEOUT).mart_batch(
+            suite.entity, suite.projection
+        ),
         suite.checks(DS),
         stage=suite.stage,
         source=suite.source,
@@ -130,7 +131,7 @@ def failures(result) -> dict[tuple[str, str], tuple[int, list]]:
 
 
 def test_the_batch_names_no_secret_and_runs_the_suites_projection(snowflake_database):
-    batch = mart_batch(snowflake_database, "fct_orders", "order_id, net_revenue")
+    batch = SnowflakeWarehouse(snowflake_database).mart_batch("fct_orders", "order_id, net_revenue")
     assert batch.connection_string == "snowflake://"
     assert batch.query == "select order_id, net_revenue from marts.fct_orders as source_rows"
     assert batch.connect_args["password"] == "fakesnow-test"
@@ -260,7 +261,7 @@ def test_results_land_in_snowflakes_quality_table_and_a_retry_replaces_them(
 
     def gate(run_id: str):
         return run_gate(
-            mart_batch(snowflake_database, "fct_orders", ORDERS_SUITE.projection, NETWORK_TIMEOUT),
+            target.mart_batch("fct_orders", ORDERS_SUITE.projection),
             ORDERS_SUITE.checks(DS),
             stage="marts",
             source="marts",

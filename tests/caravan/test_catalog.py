@@ -1,0 +1,164 @@
+"""The catalogue: every dataset of every zone, checked against what makes it (the
+registry, the Spark jobs' code, dbt's project) rather than against itself."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from caravan import catalog
+from caravan.settings import get_settings
+from caravan.sources.registry import load_registry
+
+REPO = Path(__file__).resolve().parents[2]
+SPARK_JOBS = REPO / "spark_jobs"
+
+
+def staged_outputs(job: str) -> set[tuple[str, str]]:
+    """The (domain, entity) a job's code stages into `curated`, read from its source:
+    `stage_days(…, "curated", *NAME, …)` with NAME a module constant."""
+    text = (SPARK_JOBS / f"{job}.py").read_text()
+    constants = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(text).body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Tuple)
+    }
+    names = set(re.findall(r'"curated", \*([A-Z_]+)', text))
+    for output_map in re.findall(r"outputs = \{(.*?)\}", text, flags=re.DOTALL):
+        names |= set(re.findall(r"([A-Z_]+): transform_", output_map))  # curate_orders
+    return {constants[name] for name in names}
+
+
+def test_each_jobs_catalogue_outputs_are_what_its_code_stages():
+    for job, outputs in catalog.jobs().items():
+        assert {(d.domain, d.name) for d in outputs} == staged_outputs(job), job
+
+
+def test_every_read_is_a_dataset_the_registry_or_the_catalogue_has():
+    registry = load_registry(REPO / "dags" / "sources.yaml")
+    known = {d.id for d in catalog.raw_datasets(registry)} | {d.id for d in catalog.CURATED}
+    for dataset in catalog.CURATED:
+        assert dataset.reads and set(dataset.reads) <= known, dataset.id
+
+
+def test_raw_datasets_are_the_registrys_entities_with_their_keys():
+    registry = load_registry(REPO / "dags" / "sources.yaml")
+    raw = {d.id: d for d in catalog.raw_datasets(registry)}
+    assert len(raw) == sum(len(source.entities) for source in registry.values())
+    ad_groups = raw["raw/google_ads/ad_groups"]
+    assert (ad_groups.producer, ad_groups.key) == ("ingest_google_ads", ("adGroup.id",))
+    performance = raw["raw/google_ads/campaign_performance"]
+    assert performance.key == ("campaign.id", "segments.date")
+
+
+def test_jobs_run_after_the_jobs_whose_output_they_read():
+    assert catalog.job_upstreams("attribute_orders") == (
+        "curate_orders",
+        "sessionize_web_events",
+        "resolve_identities",
+    )
+    for job in ("unify_ad_spend", "curate_orders", "sessionize_web_events", "resolve_identities"):
+        assert catalog.job_upstreams(job) == ()
+
+
+def test_the_transform_waits_for_every_source_a_job_reads():
+    assert set(catalog.raw_sources_read()) == {
+        "google_ads",
+        "meta_ads",
+        "fx_rates",
+        "shop_db",
+        "web_analytics",
+        "crm",
+        "sales_ops",
+    }
+
+
+# The marts and their keys, read by hand from dbt_project/models/marts/*/_*__models.yml:
+# a unique + not_null column, else the model's caravan_unique_combination test.
+MART_KEYS = {
+    "dim_campaigns": ("campaign_id",),
+    "dim_customers": ("customer_version_key",),
+    "dim_products": ("product_id",),
+    "fct_ad_spend_daily": ("spend_date", "platform", "campaign_id"),
+    "fct_orders": ("order_id",),
+    "mart_customer_ltv": ("cohort_month",),
+    "mart_funnel_daily": ("session_date", "channel"),
+    "mart_marketing_roi": ("report_date", "channel", "campaign_id", "attribution_model"),
+    "mart_sales_daily": ("order_date", "category", "region"),
+}
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A copy of the project (dbt's and the registry), with a CARAVAN_HOME of its own
+    (so a manifest of its own)."""
+    shutil.copytree(REPO / "dbt_project", tmp_path / "dbt_project", ignore=_generated)
+    shutil.copytree(REPO / "dags", tmp_path / "dags")
+    monkeypatch.setenv("CARAVAN_PROJECT_DIR", str(tmp_path))
+    monkeypatch.setenv("CARAVAN_HOME", str(tmp_path / "home"))
+    return tmp_path / "dbt_project"
+
+
+def _generated(folder: str, names: list[str]) -> list[str]:
+    return [name for name in names if name in ("target", "logs", "dbt_packages")]
+
+
+def test_the_marts_are_dbts_models_under_marts_with_their_keys(project):
+    marts = {d.name: d for d in catalog.marts(get_settings())}
+    assert {name: d.key for name, d in marts.items()} == MART_KEYS
+    assert catalog.published_marts(get_settings()) == tuple(sorted(MART_KEYS))
+    # Lineage down to the landing tables: fct_orders selects stg_sales__orders, a view over
+    # landing.sales__orders; mart_sales_daily sums int_order_items_revenued, which joins
+    # fct_orders, order items and products.
+    assert marts["fct_orders"].reads == ("curated/sales/orders",)
+    assert marts["mart_sales_daily"].reads == (
+        "curated/sales/order_items",
+        "curated/sales/orders",
+        "curated/sales/products",
+    )
+
+
+def test_a_new_mart_is_in_the_catalogue_once_its_model_is_written(project):
+    settings = get_settings()
+    assert "mart_new" not in catalog.published_marts(settings)
+    saved = settings.home / "dbt" / "manifest.json"
+    parsed_at = saved.stat().st_mtime_ns
+
+    assert catalog.published_marts(settings) == tuple(sorted(MART_KEYS))  # no parse again
+    assert saved.stat().st_mtime_ns == parsed_at
+
+    model = project / "models" / "marts" / "sales" / "mart_new.sql"
+    model.write_text("select 1 as one\n")
+    later = time.time() + 5  # newer than the saved manifest on any clock resolution
+    os.utime(model, (later, later))
+    assert "mart_new" in catalog.published_marts(settings)
+    assert {d.id for d in catalog.datasets(settings)} >= {
+        "marts/sales/mart_new",
+        "curated/sales/orders",
+        "raw/shop_db/orders",
+    }
+
+
+def test_caravan_catalog_lists_a_zones_datasets(capsys):
+    from caravan.cli import main
+
+    assert main(["catalog", "--zone", "curated"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["dataset", "producer", "key", "reads"]
+    assert len(lines) == 1 + 10  # the header and the ten curated datasets
+    assert lines[-1].split(maxsplit=2)[:2] == [
+        "curated/marketing/order_attribution",
+        "attribute_orders",
+    ]
+    assert lines[-1].endswith(
+        "order_id, attribution_model, session_id  "
+        "curated/sales/orders, curated/web/sessions, curated/customers/identity_map"
+    )
