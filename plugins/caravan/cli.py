@@ -8,6 +8,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING
 
+from caravan.catalog import ZONES
 from caravan.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -221,12 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quality.set_defaults(func=cmd_quality)
 
-    catalog = commands.add_parser(
-        "catalog",
-        help="every dataset of every zone: what makes it, its key, what it reads"
-        " (marts from dbt's manifest; docs/architecture.md)",
+    catalog_help = (
+        "every dataset of every zone: what makes it, its key, what it reads"
+        " (marts from dbt's manifest; docs/architecture.md)"
     )
-    catalog.add_argument("--zone", choices=("raw", "curated", "marts"), help="only this zone")
+    catalog = commands.add_parser("catalog", help=catalog_help, description=catalog_help)
+    catalog.add_argument("--zone", choices=ZONES, help="only this zone")
     catalog.set_defaults(func=cmd_catalog)
 
     up = commands.add_parser(

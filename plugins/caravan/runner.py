@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 import pendulum
 
 from caravan import airflow_env
-from caravan.settings import Settings
+from caravan.settings import Settings, environment
 
 if TYPE_CHECKING:
     from caravan.simulator import Faults, RunningSimulator
@@ -155,16 +155,8 @@ def embedded_sources(
             for name, value in simulator_connections(simulator).items()
             if name not in os.environ  # a connection configured for real stays as it is
         }
-        saved = {name: os.environ.get(name) for name in connections}
-        os.environ.update(connections)
-        try:
+        with environment(connections):
             yield True
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 @contextmanager

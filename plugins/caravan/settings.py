@@ -7,7 +7,8 @@ deployment at scale; everything that differs is read here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,3 +120,19 @@ def _addresses(text: str) -> tuple[str, ...]:
 def get_settings() -> Settings:
     """Settings from the current environment (cheap; read on every call so tests can vary it)."""
     return Settings.from_env()
+
+
+@contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """`variables` in this process's environment within the block (for code that reads it
+    there: dbt's profile, Airflow's connection lookup); the values before are back after."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

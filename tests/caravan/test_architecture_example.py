@@ -134,7 +134,8 @@ def ran(tmp_path_factory) -> dict:
     text = catalog.read_text()
     start = text.index("CURATED: tuple[Dataset, ...] = (")
     end = text.index("\n)\n", start) + 1  # the line that closes CURATED
-    catalog.write_text(text[:end] + entry + text[end:])
+    item = textwrap.indent(entry.strip(), "    ") + ",\n"  # one more item of the tuple
+    catalog.write_text(text[:end] + item + text[end:])
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CARAVAN_"))}
     env.update(

@@ -162,3 +162,15 @@ def test_caravan_catalog_lists_a_zones_datasets(capsys):
         "order_id, attribution_model, session_id  "
         "curated/sales/orders, curated/web/sessions, curated/customers/identity_map"
     )
+
+
+def test_dbt_reports_the_attribution_models_the_job_writes():
+    """contracts.ATTRIBUTION_MODELS (what attribute_orders writes) and dbt's
+    `attribution_models` var (what mart_marketing_roi reports) are one list in two
+    languages: dbt cannot import Python, so this keeps them equal."""
+    import yaml
+
+    from caravan.contracts import ATTRIBUTION_MODELS
+
+    project = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["vars"]["attribution_models"] == list(ATTRIBUTION_MODELS)

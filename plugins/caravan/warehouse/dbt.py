@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from caravan.settings import Settings
+from caravan.settings import Settings, environment
 
 # The run's ds reaches dbt's incremental models in this environment variable
 # (macros/incremental.sql): a `--vars` value that changes every run would make dbt
@@ -38,26 +37,10 @@ def invoke_dbt(settings: Settings, command: str, *args: str) -> None:
     from dbt.cli.main import dbtRunner
 
     project = str(settings.dbt_project_dir)
-    with dbt_profile(settings) as (profile_flags, environ), _environment(environ):
+    with dbt_profile(settings) as (profile_flags, environ), environment(environ):
         result = dbtRunner().invoke([command, *args, "--project-dir", project, *profile_flags])
     if not result.success:
         raise RuntimeError(f"dbt {command} failed: {result.exception or 'see its output above'}")
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    """`variables` in this process's environment (dbt reads its profile's secrets there),
-    the previous values back after."""
-    before = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def docs_dir(settings: Settings) -> Path:
