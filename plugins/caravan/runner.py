@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -47,6 +47,35 @@ class DagRunResult:
 
 class ChainFailed(RuntimeError):
     pass
+
+
+# A DAG run with no task instance (a date outside the DAG's start_date/end_date: Airflow
+# makes the run and schedules nothing in it) is reported in this state, never as success.
+NO_TASKS = "no_tasks"
+
+
+def dates_before_start(
+    runs: list[tuple[str, list[str]]], start_dates: Mapping[str, date | None]
+) -> list[str]:
+    """What a chain cannot run: per DAG, the dates of `runs` before its start date (Airflow
+    would make the run and no task in it), each DAG's said once with how many and which."""
+    early: dict[str, list[str]] = {}
+    for dag_id, days in runs:
+        start = start_dates.get(dag_id)
+        early.setdefault(dag_id, []).extend(
+            ds for ds in days if start and date.fromisoformat(ds) < start
+        )
+    return [
+        f"{dag_id} starts on {start_dates[dag_id]}, so it has nothing to run for"
+        f" {len(days)} date(s): {_span(days)}"
+        for dag_id, days in early.items()
+        if days
+    ]
+
+
+def _span(days: list[str]) -> str:
+    ordered = sorted(set(days))
+    return ordered[0] if len(ordered) == 1 else f"{ordered[0]} .. {ordered[-1]}"
 
 
 def window(start: str, days: int) -> list[str]:
@@ -217,6 +246,12 @@ def run_chain(
     # otherwise cost about 8 % of a chain's time (bench/README.md).
     gc.freeze()
     runs = chain_runs(dag_ids, dates, spark_range)
+    start_dates = {dag_id: _start_date(dagbag.get_dag(dag_id)) for dag_id in dag_ids}
+    early = dates_before_start(runs, start_dates)
+    if early:
+        raise ChainFailed(
+            "; ".join(early) + " (a DAG runs from its start_date, caravan.dag_support.START_DATE)"
+        )
     results: list[DagRunResult] = []
     spark_in_process = "transform" in dag_ids and not settings.spark_submit_conn_id
     with (
@@ -230,6 +265,8 @@ def run_chain(
             results.append(result)
             if on_result:
                 on_result(result, len(results), len(runs))
+            if result.state == NO_TASKS:
+                raise ChainFailed(f"{dag_id} ran no task for ds={result.ds}")
             if result.state != "success":
                 raise ChainFailed(
                     f"{dag_id} failed for ds={result.ds} (tasks: {', '.join(result.failed_tasks)});"
@@ -332,19 +369,21 @@ def spark_started_early(settings: Settings, start_early: bool) -> Iterator[Calla
                 session.stop()
 
 
+def _start_date(dag) -> date | None:
+    start = dag.start_date or dag.default_args.get("start_date")
+    return start.date() if start else None
+
+
 def _run_dag(dag, dates: list[str]) -> DagRunResult:
     """One DAG run for `dates`: one `ds`, or a range run (`ds` … `ds_end` in its conf)."""
     started = time.monotonic()
     conf = {"ds": dates[0]} | ({"ds_end": dates[-1]} if len(dates) > 1 else {})
     logical_date = pendulum.parse(dates[0], tz="UTC")
     dag_run = dag.test(logical_date=logical_date, run_conf=conf)
+    task_instances = dag_run.get_task_instances()
     failed = tuple(
-        sorted(
-            ti.task_id
-            for ti in dag_run.get_task_instances()
-            if ti.state in ("failed", "upstream_failed")
-        )
+        sorted(ti.task_id for ti in task_instances if ti.state in ("failed", "upstream_failed"))
     )
-    state = getattr(dag_run.state, "value", dag_run.state)
+    state = getattr(dag_run.state, "value", dag_run.state) if task_instances else NO_TASKS
     ds = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
     return DagRunResult(dag.dag_id, ds, str(state), time.monotonic() - started, failed)

@@ -38,3 +38,18 @@ def test_a_range_without_the_transform_runs_day_by_day():
         ("ingest_a", ["2026-11-01"]),
         ("ingest_a", ["2026-11-02"]),
     ]
+
+
+def test_dates_before_a_dags_start_are_named_per_dag_with_how_many():
+    from datetime import date
+
+    from caravan.runner import dates_before_start
+
+    runs = chain_runs(("ingest_a", "transform"), ["2025-12-30", "2025-12-31", "2026-01-01"])
+    starts = {"ingest_a": date(2026, 1, 1), "transform": date(2025, 12, 31)}
+    assert dates_before_start(runs, starts) == [
+        "ingest_a starts on 2026-01-01, so it has nothing to run for 2 date(s):"
+        " 2025-12-30 .. 2025-12-31",
+        "transform starts on 2025-12-31, so it has nothing to run for 1 date(s): 2025-12-30",
+    ]
+    assert dates_before_start(runs[-2:], starts) == []  # 2026-01-01: both run

@@ -292,6 +292,18 @@ def test_caravan_quality_shows_every_stage_and_source_passing(chain):
     assert len(list(pages.rglob("*.html"))) == len(DAYS)  # a page per gate run
 
 
+def test_a_run_for_a_date_before_the_dags_start_fails_and_says_why(chain):
+    before = analytics_contents(chain)
+    result = caravan(chain, "run", "--start", "2012-01-31", "--dag", "ingest_fx_rates")
+    assert result.returncode == 1
+    assert " ok " not in result.stdout
+    assert (
+        "FAILED: ingest_fx_rates starts on 2026-01-01, so it has nothing to run for"
+        " 1 date(s): 2012-01-31" in result.stdout
+    )
+    assert analytics_contents(chain) == before
+
+
 def test_rerunning_a_day_changes_nothing(chain):
     """A backfill of the first day, after later days were loaded, leaves the same marts
     and the same raw data. Its transform is a one-day run after the demo's range run (one
