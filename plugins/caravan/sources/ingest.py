@@ -115,6 +115,19 @@ def rejection_reason(record: object, entity: EntitySpec) -> str | None:
     return None
 
 
+# A wrong type's reason quotes the value; the failure summary counts by field and type.
+_WRONG_TYPE = re.compile(r"field (?P<field>'[^']*') is .+, not (?P<type>an? \w+)")
+MAX_REASONS = 10  # reason groups a quarantine failure lists; the rest are counted
+
+
+def reason_group(reason: str) -> str:
+    """A rejection reason without the value it quotes (`field 'x' is 'N/A', not a date` →
+    `field 'x' is not a date`): summaries count one line per field and kind, not one per
+    distinct value. The quarantined record keeps its full reason."""
+    match = _WRONG_TYPE.fullmatch(reason)
+    return f"field {match['field']} is not {match['type']}" if match else reason
+
+
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
@@ -179,7 +192,7 @@ def stage(
         rows=len(accepted),
         quarantined=len(rejected),
         schema=json_schema(accepted),
-        reasons=dict(Counter(r["reason"] for r in rejected).most_common()),
+        reasons=dict(Counter(reason_group(r["reason"]) for r in rejected).most_common()),
         examples=[f"{r['origin']}: {r['reason']}" for r in rejected[:MAX_EXAMPLES]],
     )
 
@@ -190,10 +203,16 @@ class QuarantineRateExceeded(RuntimeError):
 
 def check_quarantine_rate(staged: Staged, threshold: float) -> None:
     """Fail when more of a delivery went to quarantine than the source allows, naming the
-    source, entity, day, reasons (with their fields) and the quarantine file."""
+    source, entity, day, reasons by field and kind with their counts (at most
+    MAX_REASONS), the first MAX_EXAMPLES rejected records and the quarantine file: a
+    bounded message however many records were rejected."""
     if not staged.delivered or staged.quarantined / staged.delivered <= threshold:
         return
-    reasons = "; ".join(f"{reason} ({count})" for reason, count in staged.reasons.items())
+    groups = list(staged.reasons.items())
+    reasons = "; ".join(f"{reason} ({count})" for reason, count in groups[:MAX_REASONS])
+    if len(groups) > MAX_REASONS:
+        rest = sum(count for _, count in groups[MAX_REASONS:])
+        reasons += f"; {len(groups) - MAX_REASONS} other reasons ({rest})"
     examples = "; ".join(staged.examples)
     files = ", ".join(path for path, _ in staged.quarantine_files)
     raise QuarantineRateExceeded(

@@ -247,6 +247,22 @@ def test_a_quarantine_rate_above_the_threshold_fails_naming_source_field_and_fil
     )
 
 
+def test_a_quarantine_failure_over_many_distinct_values_stays_short(lake):
+    """2,000 records, each with its own bad date: the message counts them as one reason
+    and shows five of them, not every one (it once listed every record)."""
+    bad = [
+        {**performance_row(str(n), "10"), "segments": {"date": f"2016{n:06d}"}} for n in range(2000)
+    ]
+    staged = stage(lake, "google_ads", PERFORMANCE, DS, delivered(bad))
+    assert staged.reasons == {"field 'segments.date' is not a date": 2000}
+    with pytest.raises(QuarantineRateExceeded) as exceeded:
+        check_quarantine_rate(staged, threshold=0.01)
+    message = str(exceeded.value)
+    assert "Reasons: field 'segments.date' is not a date (2000)." in message
+    assert message.count("'2016") == 5  # the first five rejected, with their values
+    assert len(message) < 1500
+
+
 @pytest.mark.parametrize(
     ("delivery", "threshold"), [(DELIVERY, 0.5), ([GOOD_1, GOOD_2], 0.0), ([], 0.0)]
 )
@@ -299,9 +315,9 @@ def test_a_field_of_the_wrong_type_sends_the_record_to_quarantine_naming_field_a
     wrong_date = {**performance_row("5", "10"), "segments": {"date": "yesterday"}}
     staged = stage(lake, "google_ads", PERFORMANCE, DS, delivered([GOOD_1, wrong_cost, wrong_date]))
     assert (staged.delivered, staged.rows, staged.quarantined) == (3, 1, 2)
-    assert staged.reasons == {
-        "field 'metrics.costMicros' is 'N/A', not an integer": 1,
-        "field 'segments.date' is 'yesterday', not a date": 1,
+    assert staged.reasons == {  # counted by field and type; each record keeps its value
+        "field 'metrics.costMicros' is not an integer": 1,
+        "field 'segments.date' is not a date": 1,
     }
 
 
