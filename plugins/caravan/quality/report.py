@@ -45,7 +45,7 @@ with filtered as (
 ranked as (
     select stage, source, entity, ds, run_id,
         row_number() over (
-            partition by stage, source, entity order by ds desc, validated_at desc
+            partition by stage, source, entity order by validated_at desc, ds desc
         ) as recency
     from filtered
 )

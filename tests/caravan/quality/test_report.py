@@ -126,6 +126,20 @@ def test_latest_status_per_stage_source_entity_and_exit_1_on_a_failure(home, cap
     ]
 
 
+def test_the_newest_run_shows_even_for_an_older_ds(home, capsys):
+    """A backfill of 11-01 that fails, after 11-02 passed: the entity's latest outcome is
+    the backfill's, not the highest ds's."""
+    backfill = row("raw", "shop_db", "orders", "2026-11-01", "bf", 40, "unique", success=False)
+    build_results(home, [*ROWS, backfill])
+
+    status, out = quality(capsys, "--source", "shop_db")
+
+    assert status == 1
+    assert out.splitlines()[3] == (
+        "raw    shop_db  orders  2026-11-01       1       1         0  FAIL    bf"
+    )
+
+
 def test_warnings_alone_exit_0(home, capsys):
     build_results(home)
 
