@@ -7,6 +7,7 @@ how they are identified, checked and windowed. Code only knows the kinds.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -341,7 +342,7 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
         incremental_field=incremental_field,
         types=types,
         non_negative=_fields(spec.get("non_negative", [])),
-        accepted_values={str(k): tuple(v) for k, v in (spec.get("accepted_values") or {}).items()},
+        accepted_values=_accepted_values(bad, spec.get("accepted_values") or {}, types),
         min_rows=int(spec.get("min_rows", 0)),
         row_count_band=(float(band[0]), float(band[1])),
         row_count_severity=row_count_severity,
@@ -356,6 +357,42 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
         files=spec.get("files"),
         format=spec.get("format", "jsonl"),
     )
+
+
+def _accepted_values(bad, spec: Any, types: dict[str, str]) -> dict[str, tuple]:
+    """`accepted_values:` — field → its values, each as the gate compares it: in the field's
+    type (`[1, 2]` or `["1", "2"]` for an integer), or as the JSON text of an untyped
+    field (`true`, `1`); a value that is not of the field's type is an error here."""
+    if not isinstance(spec, dict):
+        raise bad(f"accepted_values {spec!r} is not a mapping of field to values")
+    accepted = {}
+    for name, values in spec.items():
+        if not isinstance(values, list) or not values:
+            raise bad(f"accepted_values of {name!r}: {values!r} is not a list of values")
+        field_type = types.get(str(name))
+        try:
+            accepted[str(name)] = tuple(_typed_value(value, field_type) for value in values)
+        except ValueError as error:
+            raise bad(f"accepted_values of {name!r} ({field_type}): {error}") from None
+    return accepted
+
+
+def _typed_value(value: Any, field_type: str | None) -> Any:
+    """A declared value as the gate's column holds it (raw.projection casts typed fields)."""
+    if field_type in ("integer", "epoch_micros"):
+        if isinstance(value, bool) or not re.fullmatch(r"-?\d+", str(value).strip()):
+            raise ValueError(f"{value!r} is not an integer")
+        return int(str(value).strip())
+    if field_type in ("number", "decimal"):
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+    if field_type in (None, "string"):  # the field's JSON text: "true", "1", "shipped"
+        return value if isinstance(value, str) else json.dumps(value)
+    return value
 
 
 def _plausible(bad, spec: Any) -> tuple[Plausible, ...]:

@@ -80,6 +80,48 @@ def recorded_failures(tmp_path) -> list[tuple]:
         ).fetchall()
 
 
+RATINGS = """
+shop:
+  kind: file_drop
+  conn_id: shop_conn
+  entities:
+    ratings:
+      files: "ratings_${ds}.jsonl"
+      primary_key: id
+      types: {stars: integer}
+      accepted_values: {stars: ["1", "2", "3", "4", "5"]}
+"""
+
+
+def test_accepted_values_of_an_integer_field_are_compared_as_integers(tmp_path):
+    """Quoted in the YAML or not, the values of an integer field are integers: a 5 and a
+    "3" pass, a 7 fails alone (as text they made every record fail)."""
+    path = tmp_path / "sources.yaml"
+    path.write_text(RATINGS)
+    source = load_registry(path)["shop"]
+    entity = source.entities["ratings"]
+    records = [{"id": "a", "stars": 5}, {"id": "b", "stars": "3"}, {"id": "c", "stars": 7}]
+    lake = Lake(f"file://{tmp_path / 'lake'}")
+    delivered = [Delivered(record, f"record {n}") for n, record in enumerate(records, start=1)]
+    paths = [path for path, _ in ingest.stage(lake, "shop", entity, DS, delivered).files]
+    suite = raw.suite(source, entity, raw.Known())
+    with pytest.raises(GateFailed):
+        run_gate(
+            jsonl_batch(lake, paths, suite.projection),
+            suite.checks(DS),
+            stage="raw",
+            source="shop",
+            entity="ratings",
+            ds=DS,
+            run_id="test-run",
+            key_columns=suite.key_columns,
+            warehouse_path=tmp_path / "warehouse.duckdb",
+        )
+    assert recorded_failures(tmp_path) == [
+        ("expect_column_values_to_be_in_set", "stars", "error", 1, json.dumps([{"id": "c"}]))
+    ]
+
+
 def test_a_fractional_impressions_count_fails_naming_the_column_and_the_record(tmp_path):
     # 12.5 as bigint is 13 in DuckDB: without the type check it would pass as 13.
     records = [

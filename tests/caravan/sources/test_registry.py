@@ -176,6 +176,15 @@ drop:
         ("      primary_key: id\n      endpoint: {path: x}\n", "unknown field(s) ['endpoint']"),
         ("      primary_key: id\n      format: xml\n      files: '*'\n", "format 'xml'"),
         ("      primary_key: id\n", "missing field 'files'"),
+        (
+            "      files: '*'\n      primary_key: id\n      types: {n: integer}\n"
+            "      accepted_values: {n: [1, two]}\n",
+            "accepted_values of 'n' (integer): 'two' is not an integer",
+        ),
+        (
+            "      files: '*'\n      primary_key: id\n      accepted_values: {n: 3}\n",
+            "accepted_values of 'n': 3 is not a list of values",
+        ),
     ],
 )
 def test_an_entity_that_cannot_work_is_refused_naming_source_entity_and_field(
@@ -371,3 +380,30 @@ def test_a_threshold_outside_zero_to_one_is_refused_naming_the_source(tmp_path):
     )
     with pytest.raises(ValueError, match=r"source 'crm': quarantine_threshold 5 is not a share"):
         load_registry(path)
+
+
+def test_accepted_values_are_held_as_the_gate_compares_them(tmp_path):
+    """In the field's type when it has one; as the JSON text of an untyped field."""
+    path = write(
+        tmp_path,
+        """
+drop:
+  kind: file_drop
+  conn_id: c
+  entities:
+    rows:
+      files: "*"
+      primary_key: id
+      types: {stars: integer, share: decimal}
+      accepted_values:
+        stars: ["1", 2]
+        share: ["0.5", 1]
+        flag: [true, 1, yes please]
+""",
+    )
+    rows = load_registry(path)["drop"].entities["rows"]
+    assert rows.accepted_values == {
+        "stars": (1, 2),
+        "share": (0.5, 1.0),
+        "flag": ("true", "1", "yes please"),
+    }
