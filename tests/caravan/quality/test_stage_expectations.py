@@ -53,9 +53,11 @@ def stage_untyped(lake: Lake, source: str, entity: str, records: list[dict]) -> 
     return [path for path, _ in ingest.stage(lake, source, spec, DS, delivered).files]
 
 
-def raw_gate(tmp_path, source: str, entity: str, records: list[dict], prior_rows=None):
+def raw_gate(
+    tmp_path, source: str, entity: str, records: list[dict], prior_rows=None, registry=REGISTRY
+):
     lake = Lake(f"file://{tmp_path / 'lake'}")
-    source_spec = REGISTRY[source]
+    source_spec = registry[source]
     known = raw.Known(prior_rows=prior_rows or {})
     suite = raw.suite(source_spec, source_spec.entities[entity], known)
     frame = jsonl_batch(lake, stage_untyped(lake, source, entity, records), suite.projection)
@@ -98,25 +100,9 @@ def test_accepted_values_of_an_integer_field_are_compared_as_integers(tmp_path):
     "3" pass, a 7 fails alone (as text they made every record fail)."""
     path = tmp_path / "sources.yaml"
     path.write_text(RATINGS)
-    source = load_registry(path)["shop"]
-    entity = source.entities["ratings"]
     records = [{"id": "a", "stars": 5}, {"id": "b", "stars": "3"}, {"id": "c", "stars": 7}]
-    lake = Lake(f"file://{tmp_path / 'lake'}")
-    delivered = [Delivered(record, f"record {n}") for n, record in enumerate(records, start=1)]
-    paths = [path for path, _ in ingest.stage(lake, "shop", entity, DS, delivered).files]
-    suite = raw.suite(source, entity, raw.Known())
     with pytest.raises(GateFailed):
-        run_gate(
-            jsonl_batch(lake, paths, suite.projection),
-            suite.checks(DS),
-            stage="raw",
-            source="shop",
-            entity="ratings",
-            ds=DS,
-            run_id="test-run",
-            key_columns=suite.key_columns,
-            warehouse_path=tmp_path / "warehouse.duckdb",
-        )
+        raw_gate(tmp_path, "shop", "ratings", records, registry=load_registry(path))
     assert recorded_failures(tmp_path) == [
         ("expect_column_values_to_be_in_set", "stars", "error", 1, json.dumps([{"id": "c"}]))
     ]
