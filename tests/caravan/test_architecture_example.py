@@ -8,12 +8,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.dags.test_dag_integrity import environ, run_probe
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "architecture.md"
@@ -137,25 +137,8 @@ def ran(tmp_path_factory) -> dict:
     item = textwrap.indent(entry.strip(), "    ") + ",\n"  # one more item of the tuple
     catalog.write_text(text[:end] + item + text[end:])
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CARAVAN_"))}
-    env.update(
-        PYTHONPATH=f"{root / 'plugins'}{os.pathsep}{root}",
-        CARAVAN_HOME=str(root / "home"),
-        AIRFLOW_HOME=str(root / "airflow"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__UNIT_TEST_MODE="True",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(root), str(REPO / "dags"), json.dumps(RAW)],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("PROBE ")]
-    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-5000:]
-    out = json.loads(lines[-1].removeprefix("PROBE "))
+    env = environ(root / "home") | {"PYTHONPATH": f"{root / 'plugins'}{os.pathsep}{root}"}
+    out = run_probe(PROBE, [str(root), str(REPO / "dags"), json.dumps(RAW)], env, root)
     assert out["package"].startswith(str(root)), out["package"]  # the copy, not the repo
     return out
 
