@@ -1,10 +1,13 @@
 """
 ### Warehouse: curated → landing → dbt → marts gate → analytics
 
-Triggered per `ds` once every curated entity has published that partition.
+Triggered per `ds` once every curated entity has published that partition, and every
+source entity declared `landing: true` in `dags/sources.yaml` its typed copy.
 
 1. **load** — replaces the `ds` of each `landing` table with the published
-   curated partition (idempotent per `ds`);
+   curated partition (idempotent per `ds`): the Spark jobs' outputs
+   (`landing.<domain>__<entity>`) and the sources' typed copies
+   (`landing.<source>__<entity>`);
 2. **dbt_build** — Cosmos runs the dbt project as one `dbt build` in-process: every
    model, the snapshot and the data tests, in dependency order; dbt stops the models
    downstream of a failing test (the unit tests, on fixed inputs, run in CI, not
@@ -23,7 +26,8 @@ from __future__ import annotations
 from airflow.sdk import PartitionedAssetTimetable, dag, task
 from cosmos.operators.local import DbtBuildLocalOperator
 
-from caravan.assets import ANALYTICS, CURATED
+from caravan.assets import ANALYTICS, curated_asset
+from caravan.catalog import warehouse_loads
 from caravan.dag_support import (
     DEFAULT_ARGS,
     START_DATE,
@@ -36,9 +40,15 @@ from caravan.dag_support import (
 from caravan.settings import get_settings
 from caravan.warehouse.dbt import cosmos_build_args
 
+# Every curated dataset the load reads: the Spark jobs' outputs and the registry's
+# `landing` entities' typed copies. The run for a ds waits for each of them.
+LOADED = [
+    curated_asset(dataset.domain, dataset.name) for dataset in warehouse_loads(get_settings())
+]
+
 
 @dag(
-    schedule=PartitionedAssetTimetable(assets=all_of(CURATED.values())),
+    schedule=PartitionedAssetTimetable(assets=all_of(LOADED)),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

@@ -28,8 +28,15 @@ TRANSFORM_JOBS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 # Jobs that read other jobs' published output of the same ds run after them.
 TRANSFORM_UPSTREAMS = {job: catalog.job_upstreams(job) for job in TRANSFORM_JOBS}
+
+
+def curated_asset(domain: str, name: str) -> Asset:
+    """A curated dataset's published partitions (a job's output, or a source's typed copy)."""
+    return _asset("curated", f"{domain}/{name}")
+
+
 CURATED = {
-    (dataset.domain, dataset.name): _asset("curated", f"{dataset.domain}/{dataset.name}")
+    (dataset.domain, dataset.name): curated_asset(dataset.domain, dataset.name)
     for dataset in catalog.CURATED
 }
 ANALYTICS = Asset(

@@ -2,7 +2,9 @@
 
 - **raw**: one dataset per entity of the source registry (`dags/sources.yaml`), made by
   the source's `ingest_<source>` DAG;
-- **curated**: `CURATED` below, one entry per output of a Spark job in `spark_jobs/`;
+- **curated**: `CURATED` below, one entry per output of a Spark job in `spark_jobs/`, and
+  the typed copy of each registry entity that declares `landing: true` (`landed`),
+  `curated/<source>/<entity>`, made by its ingest DAG;
 - **marts**: dbt's models under `models/marts`, read from dbt's manifest
   (`caravan.warehouse.manifest`).
 
@@ -181,6 +183,46 @@ def raw_datasets(registry: dict[str, SourceSpec]) -> tuple[Dataset, ...]:
     )
 
 
+def landed(registry: dict[str, SourceSpec]) -> tuple[Dataset, ...]:
+    """The typed copies of the registry's `landing` entities (caravan.sources.landing):
+    curated datasets named by source, which the warehouse loads beside the jobs' outputs.
+    Raises when one would take a job's dataset's name (and its landing table)."""
+    found = tuple(
+        Dataset(
+            "curated",
+            source.name,
+            entity.name,
+            f"ingest_{source.name}",
+            entity.primary_key,
+            reads=(f"raw/{source.name}/{entity.name}",),
+        )
+        for source in registry.values()
+        for entity in source.entities.values()
+        if entity.landing
+    )
+    jobs_datasets = {dataset.id: dataset.producer for dataset in CURATED}
+    for dataset in found:
+        if dataset.id in jobs_datasets:
+            raise ValueError(
+                f"dags/sources.yaml: {dataset.domain}/{dataset.name} declares `landing`, but"
+                f" {dataset.id} is already the Spark job {jobs_datasets[dataset.id]}'s output,"
+                f" loaded into landing.{dataset.domain}__{dataset.name}: rename the source"
+            )
+    return found
+
+
+def registry(settings: Settings) -> dict[str, SourceSpec]:
+    """The registry's sources that parse (a bad entry costs only its own source)."""
+    from caravan.sources.registry import load_registry_lenient
+
+    return load_registry_lenient(settings.dags_dir / "sources.yaml")[0]
+
+
+def warehouse_loads(settings: Settings) -> tuple[Dataset, ...]:
+    """What the warehouse loads into `landing` for a ds: every curated dataset."""
+    return (*CURATED, *landed(registry(settings)))
+
+
 def marts(settings: Settings) -> tuple[Dataset, ...]:
     """dbt's marts (the models under `models/marts`), from the project's manifest."""
     from caravan.warehouse.manifest import mart_models, project_manifest
@@ -206,7 +248,7 @@ def datasets(settings: Settings, zones: tuple[str, ...] | None = None) -> tuple[
     if "raw" in zones:
         found += raw_datasets(load_registry(settings.dags_dir / "sources.yaml"))
     if "curated" in zones:
-        found += CURATED
+        found += warehouse_loads(settings)
     if "marts" in zones:
         found += marts(settings)
     return tuple(found)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import traceback
 from typing import TYPE_CHECKING
 
 from caravan.catalog import ZONES
@@ -29,7 +28,7 @@ def _run(
 ) -> int:
     """Run the chain with a progress line per DAG run; everything else goes to the log."""
     from caravan.lake import date_range
-    from caravan.runner import ChainFailed, output_to_file, run_chain
+    from caravan.runner import ChainFailed, output_to_file, reported, run_chain
 
     dates = date_range(start, end)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +48,7 @@ def _run(
                 file=terminal,
             )
 
-        try:
+        def work() -> None:
             run_chain(
                 settings,
                 dates,
@@ -58,15 +57,8 @@ def _run(
                 faults=faults,
                 spark_range=spark_range,
             )
-        except ChainFailed as failed:
-            print(f"\nFAILED: {failed}", file=terminal)
-            return 1
-        except Exception as error:  # the traceback goes to the log
-            traceback.print_exc()
-            print(
-                f"\nERROR: {type(error).__name__}: {error}\n(traceback in {log_file})",
-                file=terminal,
-            )
+
+        if reported(work, terminal, log_file, expected=(ChainFailed,)):
             return 1
     print(f"Done in {time.monotonic() - began:.0f}s.")
     return 0
@@ -87,6 +79,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     dag_ids = tuple(args.dag or ()) or None
     end = args.end or args.start
     return _run(get_settings(), args.start, end, dag_ids, faults, spark_range=args.range)
+
+
+def cmd_load_history(args: argparse.Namespace) -> int:
+    from caravan.pipeline.history import load_history_command
+
+    end = args.end or args.start
+    return load_history_command(get_settings(), args.source, args.start, end, args.entity or ())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -150,6 +149,25 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dbt_source(args: argparse.Namespace) -> int:
+    from caravan.lake import Lake
+    from caravan.sources.registry import load_source
+    from caravan.warehouse.dbt_sources import write_dbt_source
+
+    settings = get_settings()
+    source = load_source(settings.dags_dir / "sources.yaml", args.source)
+    try:
+        written = write_dbt_source(
+            settings.dbt_project_dir, Lake(settings.lake_url), source, force=args.force
+        )
+    except (ValueError, FileExistsError) as error:
+        print(f"caravan dbt-source: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path.relative_to(settings.project_dir)}")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from caravan.webserver import serve
 
@@ -199,6 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
+    history_help = (
+        "an initial load: one extract of a source's history over start .. end, split into"
+        " daily raw partitions by each record's incremental_field, each gated and published"
+        " as its daily run would (docs/adding-a-source.md#history-and-initial-loads)"
+    )
+    history = commands.add_parser("load-history", help=history_help, description=history_help)
+    history.add_argument("--source", required=True, help="the source, as in dags/sources.yaml")
+    history.add_argument("--start", required=True, help="first ds, YYYY-MM-DD")
+    history.add_argument("--end", help="last ds, YYYY-MM-DD (default: start)")
+    history.add_argument(
+        "--entity",
+        action="append",
+        metavar="ENTITY",
+        help="load only this entity (repeatable); default: every entity with an incremental_field",
+    )
+    history.set_defaults(func=cmd_load_history)
+
     sql_help = (
         "run one read-only query on the warehouse (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE;"
         " no files, no other databases, no settings: exit 2 if refused, README.md)"
@@ -229,6 +264,19 @@ def build_parser() -> argparse.ArgumentParser:
     catalog = commands.add_parser("catalog", help=catalog_help, description=catalog_help)
     catalog.add_argument("--zone", choices=ZONES, help="only this zone")
     catalog.set_defaults(func=cmd_catalog)
+
+    dbt_source_help = (
+        "write the dbt source and staging models of a registry source's `landing` entities"
+        " into dbt_project/models/staging/<source>/ (docs/adding-a-source.md)"
+    )
+    dbt_source = commands.add_parser(
+        "dbt-source", help=dbt_source_help, description=dbt_source_help
+    )
+    dbt_source.add_argument("source", help="the source's name in dags/sources.yaml")
+    dbt_source.add_argument(
+        "--force", action="store_true", help="write over files that exist (they are yours)"
+    )
+    dbt_source.set_defaults(func=cmd_dbt_source)
 
     up = commands.add_parser(
         "up", help="start Airflow (what airflow standalone runs) with its UI on :8080, on 127.0.0.1"

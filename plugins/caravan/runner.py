@@ -212,6 +212,29 @@ def output_to_file(log_file: Path) -> Iterator[TextIO]:
         terminal.close()
 
 
+def reported(
+    work: Callable[[], object],
+    terminal: TextIO,
+    log_file: Path,
+    expected: tuple[type[Exception], ...],
+) -> int:
+    """Run `work` under `output_to_file`; returns the exit code. A failure it `expected`
+    (a chain or a load that did not pass) is one FAILED line on the terminal; anything
+    else an ERROR line there and its traceback in the log."""
+    import traceback
+
+    try:
+        work()
+    except expected as failed:
+        print(f"\nFAILED: {failed}", file=terminal)
+        return 1
+    except Exception as error:
+        traceback.print_exc()
+        print(f"\nERROR: {type(error).__name__}: {error}\n(traceback in {log_file})", file=terminal)
+        return 1
+    return 0
+
+
 def run_chain(
     settings: Settings,
     dates: list[str],
@@ -250,7 +273,9 @@ def run_chain(
     early = dates_before_start(runs, start_dates)
     if early:
         raise ChainFailed(
-            "; ".join(early) + " (a DAG runs from its start_date, caravan.dag_support.START_DATE)"
+            "; ".join(early)
+            + " (a DAG runs from its start_date: an ingest DAG's is its source's start_date in"
+            " dags/sources.yaml, any other's caravan.dag_support.START_DATE)"
         )
     results: list[DagRunResult] = []
     spark_in_process = "transform" in dag_ids and not settings.spark_submit_conn_id

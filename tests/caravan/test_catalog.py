@@ -186,3 +186,38 @@ def test_dbt_reports_the_attribution_models_the_job_writes():
 
     project = yaml.safe_load((REPO / "dbt_project" / "dbt_project.yml").read_text())
     assert project["vars"]["attribution_models"] == list(ATTRIBUTION_MODELS)
+
+
+LANDED_ENTRY = """
+partner:
+  kind: file_drop
+  conn_id: partner_default
+  entities:
+    refunds:
+      files: refunds_${ds}.csv
+      primary_key: refund_id
+      landing: true
+    notes:
+      files: notes_${ds}.csv
+      primary_key: note_id
+"""
+
+
+def test_a_landing_entity_is_a_curated_dataset_the_warehouse_loads(tmp_path):
+    (tmp_path / "sources.yaml").write_text(LANDED_ENTRY)
+    [refunds] = catalog.landed(load_registry(tmp_path / "sources.yaml"))
+    assert (refunds.id, refunds.producer, refunds.key, refunds.reads) == (
+        "curated/partner/refunds",
+        "ingest_partner",
+        ("refund_id",),
+        ("raw/partner/refunds",),
+    )
+    # The repository's registry declares none: the warehouse loads the jobs' outputs.
+    assert catalog.warehouse_loads(get_settings()) == catalog.CURATED
+
+
+def test_a_landing_entity_may_not_take_a_jobs_dataset_and_its_table(tmp_path):
+    (tmp_path / "sources.yaml").write_text(LANDED_ENTRY.replace("partner", "sales").replace(
+        "refunds", "orders"))  # fmt: skip
+    with pytest.raises(ValueError, match="curated/sales/orders is already the Spark job"):
+        catalog.landed(load_registry(tmp_path / "sources.yaml"))

@@ -1,5 +1,6 @@
-"""docs/adding-a-source.md, run as written: its YAML entry and CSV file, through the
-`caravan run` command it shows, give the lake it describes."""
+"""docs/adding-a-source.md, steps 1 to 3 run as written on a fresh home: its YAML entry
+and CSV file, through the `caravan run` command it shows, give the lake it describes
+(tests/e2e/test_chain.py runs the page to its last step on the demo chain's warehouse)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def ran(page, tmp_path_factory) -> Path:
         line
         for block in fenced(page, "bash")
         for line in block.splitlines()
-        if "caravan run" in line
+        if "caravan run" in line and "ingest_affiliate_network" in line
     ]
     args = command.split()[1:]  # `.venv/bin/caravan` is the venv's console script
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
@@ -83,21 +84,42 @@ def test_the_three_good_rows_are_published_as_the_page_says(ran):
     manifest, records = read_partition(ran / "raw/affiliate_network/conversions" / f"ds={DS}")
     assert (manifest["delivered"], manifest["rows"], manifest["quarantined"]) == (5, 3, 2)
     assert [r["conversion_id"] for r in records] == ["AFF-1001", "AFF-1002", "AFF-1005"]
-    assert records[1] == {
+    assert records[1] == {  # as delivered
         "conversion_id": "AFF-1002",
         "partner_id": "P-03",
         "order_id": "2026110100007",
         "commission": "12.00",
         "currency": "USD",
-        "converted_at": "2026-11-01T09:42:13Z",
+        "converted_at": "2026-11-01 09:42:13",
     }
+    # What each field was declared, and how it came.
+    assert manifest["schema"]["commission"] == "decimal(12,2) as string"
+    assert manifest["schema"]["converted_at"] == "timestamp (%Y-%m-%d %H:%M:%S) as string"
+    assert manifest["schema"]["partner_id"] == "string"
+
+
+def test_the_typed_copy_holds_the_declared_types(ran):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = ran / "curated/affiliate_network/conversions" / f"ds={DS}"
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    assert (manifest["rows"], manifest["producer"]) == (3, "caravan.landing")
+    table = pq.read_table(folder / "part-00000.parquet")
+    assert table.schema.field("commission").type == pa.decimal128(12, 2)
+    assert table.schema.field("converted_at").type == pa.timestamp("us", tz="UTC")
+    assert [str(v) for v in table.column("commission").to_pylist()] == ["4.25", "12.00", "7.80"]
+    assert table.column("converted_at")[1].as_py().isoformat() == "2026-11-01T09:42:13+00:00"
 
 
 def test_the_two_bad_rows_are_in_quarantine_with_the_reasons_the_page_shows(ran, page):
     _, rejected = read_partition(ran / "quarantine/affiliate_network/conversions" / f"ds={DS}")
     found = [(r["reason"], r["origin"]) for r in rejected]
     assert found == [
-        ("field 'commission' is 'not-a-number', not a decimal", f"conversions_{DS}.csv line 4"),
+        (
+            "field 'commission' is 'not-a-number', not a decimal(12,2)",
+            f"conversions_{DS}.csv line 4",
+        ),
         ("row has 5 cells, the header has 6", f"conversions_{DS}.csv line 5"),
     ]
     assert rejected[1]["record"] == ["AFF-1004", "P-21", "2026110100019", "3.10", "USD"]

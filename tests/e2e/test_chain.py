@@ -696,3 +696,84 @@ def test_a_failing_curated_gate_publishes_nothing_and_stops_the_warehouse(chain,
     assert f'"order_id": "{planted["order_id"]}"' in log
     assert partition_files(curated_orders) == before_curated
     assert mart_totals(home) == before_warehouse
+
+
+def page_blocks(page: str, language: str) -> list[str]:
+    import re
+
+    return re.findall(rf"```{language}\n(.*?)```", page, flags=re.DOTALL)
+
+
+def test_the_adding_a_source_page_runs_as_written(chain, tmp_path):
+    """docs/adding-a-source.md, steps 1 to 6 as the page has them, on the demo chain's
+    warehouse: its YAML entry and CSV drop, its commands in order, and the dbt files it
+    shows, give the query output it shows (worked out by hand there: P-03's 12.00 + 7.80,
+    P-17's one good row)."""
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "docs" / "adding-a-source.md").read_text()
+    page = text[text.index("## Worked example") : text.index("## Types and formats")]
+    home, project, landing = tmp_path / "home", tmp_path / "project", tmp_path / "landing"
+    shutil.copytree(chain, home, ignore=shutil.ignore_patterns("*.log"))
+    shutil.copytree(repo / "dags", project / "dags")
+    shutil.copytree(
+        repo / "dbt_project",
+        project / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    with (project / "dags" / "sources.yaml").open("a") as registry:
+        registry.write("\n" + page_blocks(page, "yaml")[0])
+    landing.mkdir()
+    (landing / "conversions_2026-11-01.csv").write_text(page_blocks(page, "csv")[0])
+    # The dbt files the page shows with their path on the first line.
+    for block in page_blocks(page, "sql") + page_blocks(page, "yaml"):
+        named = re.match(r"(?:--|#) (dbt_project/\S+)\n", block)
+        if named:
+            (project / named[1]).parent.mkdir(parents=True, exist_ok=True)
+            (project / named[1]).write_text(block)
+    commands = [
+        line.split()[1:]  # `.venv/bin/caravan` is the venv's console script
+        for block in page_blocks(page, "bash")
+        for line in block.splitlines()
+        if line.startswith(".venv/bin/caravan ")
+    ]
+    assert [c[0] for c in commands] == ["run", "dbt-source", "run", "sql"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env.pop("AIRFLOW_HOME", None)
+    env.update(
+        CARAVAN_HOME=str(home),
+        CARAVAN_PROJECT_DIR=str(project),
+        CARAVAN_SEED=str(SEED),
+        AIRFLOW_CONN_AFFILIATE_NETWORK_DEFAULT=json.dumps(
+            {"conn_type": "fs", "extra": {"path": str(landing)}}
+        ),
+    )
+    caravan_bin = Path(sys.executable).with_name("caravan")
+    outputs = []
+    for args in commands:
+        if args[0] == "sql":  # the page quotes the query for a shell
+            args = ["sql", " ".join(args[1:]).strip('"')]
+        result = subprocess.run(
+            [str(caravan_bin), *args], env=env, capture_output=True, text=True, timeout=900
+        )
+        log = home / "logs" / "run.log"
+        assert result.returncode == 0, f"{args}: {result.stdout}{result.stderr}" + (
+            log.read_text()[-10000:] if log.exists() else ""
+        )
+        outputs.append(result.stdout)
+
+    assert (
+        "wrote dbt_project/models/staging/affiliate_network/stg_affiliate_network__conversions.sql"
+        in outputs[1]
+    )
+    [shown] = re.findall(r"```\n(  conversion_date .*?)```", page, flags=re.DOTALL)
+    assert outputs[3] == shown
+    assert query(
+        home,
+        "select data_type from information_schema.columns where table_schema = 'landing'"
+        " and table_name = 'affiliate_network__conversions' and column_name in"
+        " ('commission', 'converted_at') order by column_name",
+    ) == [("DECIMAL(12,2)",), ("TIMESTAMP WITH TIME ZONE",)]
+    # The chain's own marts are published beside the new one, their rows unchanged.
+    assert mart_totals(home) == mart_totals(chain)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pandas as pd
 
 from caravan.quality.batches import PartitionChunks
 from caravan.quality.docs import DataDocs
-from caravan.quality.gate import run_gate
-from caravan.quality.results import GateFailed, GateResult
+from caravan.quality.gate import record_results, run_gate
+from caravan.quality.outcomes import to_json
+from caravan.quality.results import GateFailed, GateResult, parse_ds, result_row
 from caravan.quality.suites import Suite
 from caravan.quality.validation import Batch
 from caravan.settings import get_settings
+from caravan.sources import ingest
 from caravan.task_context import TaskRef
 from caravan.warehouse.targets import warehouse
 
 log = logging.getLogger(__name__)
+
+#: The raw gate's row for a delivery's quarantine share, in `quality.validation_results`.
+QUARANTINE_SHARE = "expect_quarantine_share_to_be_at_most"
 
 
 def gate_batch(
@@ -64,6 +70,60 @@ def gate_batch(
         len(result.rows),
         _describe(batch),
     )
+    return result
+
+
+def gate_quarantine(staged: ingest.Staged, threshold: float, run_id: str) -> GateResult:
+    """Record the share of a delivery that went to quarantine as a row of the entity's raw
+    gate, pass or fail (so a later attempt of the run replaces it), then raise
+    `QuarantineRateExceeded` with its bounded message when the share is above `threshold`.
+
+    A row of its own rather than a GX expectation: the share is a count staging made, not
+    a property of the accepted records the suite validates. Its `observed_value` holds the
+    share, the threshold and the counts; `sample_keys` the reasons by field and kind with
+    their counts (at most MAX_REASONS, the rest as one)."""
+    exceeded = None
+    try:
+        ingest.check_quarantine_rate(staged, threshold)
+    except ingest.QuarantineRateExceeded as error:
+        exceeded = error
+    where = f"raw gate {staged.source}/{staged.entity}"
+    share = staged.quarantined / staged.delivered if staged.delivered else 0.0
+    groups = list(staged.reasons.items())
+    reasons = [{"reason": r, "records": n} for r, n in groups[: ingest.MAX_REASONS]]
+    if len(groups) > ingest.MAX_REASONS:
+        rest = groups[ingest.MAX_REASONS :]
+        reasons.append({"reason": f"{len(rest)} other reasons", "records": sum(n for _, n in rest)})
+    outcome = {
+        "expectation": QUARANTINE_SHARE,
+        "column_name": None,
+        "severity": "error",
+        "success": exceeded is None,
+        "observed_value": to_json(
+            {
+                "quarantine_share": share,
+                "threshold": threshold,
+                "quarantined": staged.quarantined,
+                "delivered": staged.delivered,
+            }
+        ),
+        "unexpected_count": None,  # a share of the table, as GX's table-level checks
+        "sample_keys": to_json(reasons),
+        "kwargs": to_json({"max_value": threshold}),
+    }
+    row = result_row(
+        outcome,
+        stage="raw",
+        source=staged.source,
+        entity=staged.entity,
+        ds=parse_ds(staged.ds, where=where),
+        run_id=run_id,
+        validated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),  # as validate_batch's
+    )
+    result = GateResult("raw", staged.source, staged.entity, staged.ds, run_id, [row])
+    record_results(result, warehouse(get_settings()))  # the suites' path (run_gate)
+    if exceeded is not None:
+        raise exceeded
     return result
 
 

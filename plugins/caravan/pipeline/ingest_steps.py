@@ -8,11 +8,12 @@ The DAG file wraps each in a task and reads `ds` and the connection at the edge.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from caravan.lake import Lake
 from caravan.settings import get_settings
-from caravan.sources import ingest
+from caravan.sources import ingest, landing
 from caravan.sources.registry import SourceSpec, load_source
 from caravan.task_context import TaskRef
 
@@ -24,12 +25,36 @@ def source_spec(name: str) -> SourceSpec:
     return load_source(get_settings().dags_dir / "sources.yaml", name)
 
 
+def first_day(source: SourceSpec) -> date:
+    """The first day the source has data: its `start_date`, else the platform's."""
+    from caravan.dag_support import START_DATE
+
+    return source.start_date or START_DATE.date()
+
+
+def check_started(source: SourceSpec, ds: str) -> None:
+    """Fail, for good, a run of a day before the source has data. `caravan run` makes no
+    such run (the DAG starts on that day), but Airflow's backfills do: their tasks run
+    whatever the DAG's start_date, and would find nothing or fail for a reason that is not
+    the one."""
+    first = first_day(source)
+    if date.fromisoformat(ds) < first:
+        from caravan.sources import PermanentSourceError
+
+        raise PermanentSourceError(
+            f"{source.name} starts on {first} (its start_date in dags/sources.yaml, else"
+            f" caravan.dag_support.START_DATE), so it has nothing to extract for ds={ds}."
+            " Declare an earlier start_date to load that day."
+        )
+
+
 def extract(source_name: str, ds: str, connection: Any) -> list[dict]:
     """Pull the run's window of every entity from the source into staging; returns what
     each entity staged (for the gate and publish steps, as XCom)."""
     from caravan.sources.extract import deliveries
 
     source = source_spec(source_name)
+    check_started(source, ds)
     lake = Lake(get_settings().lake_url)
     staged = []
     for entity in source.entities.values():
@@ -50,12 +75,19 @@ def extract(source_name: str, ds: str, connection: Any) -> list[dict]:
 
 
 def gate(staged_xcoms: list[dict], run_id: str, task: TaskRef | None = None) -> list[dict]:
-    """The quarantine threshold and the raw suite of every staged entity. Every entity is
-    gated (and recorded) before the step fails, naming each entity that did not pass;
-    `task` (the gate's task) only names it in a warning alert."""
+    """The quarantine threshold and the raw suite of every staged entity, both recorded in
+    `quality.validation_results` (an entity over the threshold is not validated further:
+    it cannot publish). Every entity is gated (and recorded) before the step fails,
+    naming each entity that did not pass; `task` (the gate's task) only names it in a
+    warning alert."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from caravan.pipeline.gates import gate_batch, raise_failures, recording  # GX: gates only
+    from caravan.pipeline.gates import (  # GX: gates only
+        gate_batch,
+        gate_quarantine,
+        raise_failures,
+        recording,
+    )
     from caravan.quality import raw
     from caravan.quality.frames import jsonl_batch
 
@@ -68,7 +100,7 @@ def gate(staged_xcoms: list[dict], run_id: str, task: TaskRef | None = None) -> 
         for staged in run:
             source = source_spec(staged.source)
             try:
-                ingest.check_quarantine_rate(staged, source.quarantine_threshold)
+                gate_quarantine(staged, source.quarantine_threshold, run_id)
                 # The lake before ds (not a rerun's own partition), for the checks that
                 # compare with it.
                 entity = source.entities[staged.entity]
@@ -86,8 +118,9 @@ def gate(staged_xcoms: list[dict], run_id: str, task: TaskRef | None = None) -> 
 
 
 def publish(staged_xcoms: list[dict], run_id: str) -> dict:
-    """Publish every gated entity (quarantine first, manifest last); returns the ds and
-    the rows published per entity."""
+    """Publish every gated entity (quarantine first, manifest last), and the typed copy of
+    each `landing` entity (`curated/<source>/<entity>`); returns the ds and the rows
+    published per entity."""
     lake = Lake(get_settings().lake_url)
     rows = {}
     ds = None
@@ -103,4 +136,14 @@ def publish(staged_xcoms: list[dict], run_id: str) -> dict:
         )
         rows[manifest.entity] = manifest.rows
         ds = manifest.ds
+        entity = source_spec(staged.source).entities[staged.entity]
+        if entity.landing:  # its typed copy, for the warehouse's landing schema
+            typed = landing.write_typed(lake, staged.source, entity, staged.ds, run_id)
+            log.info(
+                "published curated/%s/%s/ds=%s: %d rows, typed",
+                typed.source,
+                typed.entity,
+                typed.ds,
+                typed.rows,
+            )
     return {"ds": ds, "rows": rows}

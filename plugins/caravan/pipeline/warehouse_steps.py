@@ -15,12 +15,14 @@ log = logging.getLogger(__name__)
 
 
 def load(ds: str, entities: tuple[tuple[str, str], ...] | None = None) -> dict:
-    """Replace the `ds` of each landing table (every curated dataset's, unless `entities`
-    names some) with its published curated partition; returns the ds (dbt's incremental
-    models read it) and the rows loaded per table."""
-    if entities is None:
-        entities = tuple((dataset.domain, dataset.name) for dataset in catalog.CURATED)
+    """Replace the `ds` of each landing table (every curated dataset's, the registry's
+    `landing` entities' too, unless `entities` names some) with its published curated
+    partition; returns the ds (dbt's incremental models read it) and the rows loaded per
+    table."""
     settings = get_settings()
+    if entities is None:
+        loads = catalog.warehouse_loads(settings)
+        entities = tuple((dataset.domain, dataset.name) for dataset in loads)
     target = warehouse(settings)
     lake = Lake(settings.lake_url)
     rows = {}

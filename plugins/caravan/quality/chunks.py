@@ -127,4 +127,7 @@ def _merged_counts(observed: list[Any], unexpected: int) -> dict | None:
         merged["missing_count"] = sum(value["missing_count"] for value in observed)
     counted = elements - merged.get("missing_count", 0)
     merged["unexpected_percent"] = unexpected / counted * 100 if counted else None
+    sampled = [v for value in observed for v in value.get("sample_values", [])]
+    if sampled:
+        merged["sample_values"] = sampled[:SAMPLE_KEYS_LIMIT]
     return merged

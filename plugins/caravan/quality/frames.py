@@ -17,6 +17,7 @@ import pandas as pd
 
 from caravan.lake import Lake
 from caravan.quality.batches import PartitionChunks
+from caravan.sources.fields import register_duckdb
 
 #: Rows a gate validates in one frame: a larger partition is validated in chunks this size
 #: (GX's pandas engine holds several copies of what it checks).
@@ -35,6 +36,7 @@ def _cursor() -> duckdb.DuckDBPyConnection:
             # No cache of file contents across queries: a rerun rewrites staged files, and a
             # long-lived process would hold every partition it read.
             _database = duckdb.connect(config={"enable_external_file_cache": False})
+            register_duckdb(_database)  # the raw gate reads typed fields as staging does
         cursor = _database.cursor()
     cursor.execute("set TimeZone = 'UTC'")  # the cursor's own setting
     return cursor

@@ -19,6 +19,8 @@ import pandas as pd
 
 from caravan.quality.results import SAMPLE_KEYS_LIMIT
 
+SAMPLE_VALUE_CHARS = 80  # an offending value longer than this is cut in results and messages
+
 if TYPE_CHECKING:
     from caravan.quality.checks import Check
 
@@ -48,7 +50,11 @@ def outcome_columns(check: Check, result: Any, keys: list[str]) -> dict[str, Any
     else:
         observed = None
     unexpected = values.get("unexpected_count")
-    samples = _sample_keys(values.get("partial_unexpected_index_list") or [], keys)
+    index_list = values.get("partial_unexpected_index_list") or []
+    samples = _sample_keys(index_list, keys)
+    sampled_values = _sample_values(index_list, keys, kwargs.get("column"))
+    if sampled_values and isinstance(observed, dict):
+        observed = {**observed, "sample_values": sampled_values}
     success = bool(result.success) and error is None
     return _columns(config.type, kwargs, check, success, observed, unexpected, samples)
 
@@ -93,6 +99,21 @@ def _sample_keys(index_list: Iterable[Any], keys: list[str]) -> list[dict]:
         else:  # no key columns: GX reports the frame's index labels
             samples.append({"_index": item})
     return samples
+
+
+def _sample_values(index_list: Iterable[Any], keys: list[str], column: str | None) -> list:
+    """The checked column's offending value of each sampled row (in `sample_keys`' order),
+    cut to SAMPLE_VALUE_CHARS; none when the column is a key (its keys show it)."""
+    items = list(index_list)[:SAMPLE_KEYS_LIMIT]
+    if not column or column in keys or not all(isinstance(i, Mapping) for i in items):
+        return []
+    shown = []
+    for item in items:
+        value = _jsonable(item.get(column))
+        if isinstance(value, str) and len(value) > SAMPLE_VALUE_CHARS:
+            value = value[: SAMPLE_VALUE_CHARS - 3] + "..."
+        shown.append(value)
+    return shown if any(value is not None for value in shown) else []  # not-null: no news
 
 
 def _exception_message(info: Any) -> str | None:

@@ -35,38 +35,15 @@ import great_expectations.expectations as gxe
 from caravan.lake import Lake, Partition
 from caravan.quality.checks import Check
 from caravan.quality.suites import Suite
+from caravan.sources.fields import FieldType
+from caravan.sources.ingest import delivered_types
 from caravan.sources.registry import NEAR_EMPTY_SHARE, EntitySpec, SourceSpec
 from caravan.sources.window import Window
 
-# How each registry type is read from the JSON text, so checks compare values, not text.
-_CASTS = {
-    "integer": "try_cast({value} as bigint)",
-    "epoch_micros": "try_cast({value} as bigint)",
-    "number": "try_cast({value} as double)",
-    "decimal": "try_cast({value} as decimal(38, 9))",
-    "date": "try_cast({value} as date)",
-    "timestamp": "try_cast({value} as timestamptz)",
-}
-# The UTC day of an incremental field, by its type.
-_DAYS = {
-    "date": "try_cast({value} as date)::varchar",
-    "timestamp": "(try_cast({value} as timestamptz) at time zone 'UTC')::date::varchar",
-    "epoch_micros": "make_timestamp(try_cast({value} as bigint))::date::varchar",
-}
-# The text each registry type must look like, as DuckDB's `->>` renders the JSON value
-# (a JSON number as its digits, a string as itself). Same shapes staging accepts; a
-# value outside them would be nulled or rounded by the cast (`12.5` as bigint is 13).
-TYPE_PATTERNS = {
-    "integer": r"^-?\d+$",
-    "epoch_micros": r"^\d+$",
-    "number": r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$",
-    "decimal": r"^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$",
-    "date": r"^\d{4}-\d{2}-\d{2}$",
-    "timestamp": (
-        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$"
-    ),
-}
+# Typed fields are read by `caravan_typed` (caravan.sources.fields, registered in the
+# gates' DuckDB): the parser staging runs, so the two cannot disagree about a value.
 TEXT_SUFFIX = "__text"
+MISTYPED_SUFFIX = "__mistyped"
 WINDOW_DAY_COLUMN = "window_day"
 # The volume and sum checks compare with the median of this many days before ds, from
 # the first of them published on (before any, the registry's `expected_rows`).
@@ -119,7 +96,13 @@ def text_column(field: str) -> str:
 
 
 def _typed_fields(entity: EntitySpec) -> list[str]:
-    return [f for f in entity.checked_fields if entity.types.get(f) in TYPE_PATTERNS]
+    return [f for f in entity.checked_fields if f in entity.types]
+
+
+def mistyped_column(field: str) -> str:
+    """The frame column holding a typed field's value as delivered where it is not of its
+    type (null where it is, or is null): the offending values a failure shows."""
+    return column_name(field) + MISTYPED_SUFFIX
 
 
 def _json_path(field: str) -> str:
@@ -131,12 +114,25 @@ def _json_text(field: str, row: str = "source_rows") -> str:
     return f"({row}.json ->> '{_json_path(field)}')"
 
 
+def _typed_text(field: str, declared: FieldType) -> str:
+    """DuckDB SQL for the field's value read as its declared type, as canonical text (an
+    ISO date, a UTC timestamp, a plain decimal); null when null or not of the type."""
+    spec = declared.to_spec().replace("'", "''")
+    return f"caravan_typed(json_extract(source_rows.json, '{_json_path(field)}'), '{spec}')"
+
+
+def _typed_value(field: str, declared: FieldType) -> str:
+    cast = declared.sql_type()
+    typed = _typed_text(field, declared)
+    return typed if cast == "varchar" else f"cast({typed} as {cast})"
+
+
 def drift_column(field: str) -> str:
     return column_name(field) + DRIFT_SUFFIX
 
 
 def _types(schema: Mapping[str, str], name: str) -> set[str]:
-    return set(schema.get(name, "").split("|")) - {""}
+    return delivered_types(schema.get(name, ""))
 
 
 def drift_fields(entity: EntitySpec, known: Known) -> dict[str, set[str]]:
@@ -152,7 +148,8 @@ def drift_fields(entity: EntitySpec, known: Known) -> dict[str, set[str]]:
     for name in known.previous_schema:
         before = _types(known.previous_schema, name)
         allowed = before - {"null"}
-        if entity.types.get(name) == "number" and allowed & {"integer", "number"}:
+        declared = entity.types.get(name)
+        if declared and declared.kind == "number" and allowed & {"integer", "number"}:
             allowed |= {"integer", "number"}
         if not allowed:
             continue
@@ -188,16 +185,19 @@ def projection(entity: EntitySpec, known: Known | None = None) -> str:
     known = known or Known()
     columns = []
     for field in entity.checked_fields:
-        value = _json_text(field)
-        cast = _CASTS.get(entity.types.get(field, ""), "{value}")
-        columns.append(f'{cast.format(value=value)} as "{column_name(field)}"')
+        declared = entity.types.get(field)
+        value = _typed_value(field, declared) if declared else _json_text(field)
+        columns.append(f'{value} as "{column_name(field)}"')
     for field in _typed_fields(entity):
-        columns.append(f'{_json_text(field)} as "{text_column(field)}"')
+        typed, delivered = _typed_text(field, entity.types[field]), _json_text(field)
+        mistyped = f"case when {typed} is null then {delivered} end"
+        columns.append(f'{mistyped} as "{mistyped_column(field)}"')
+        if field in entity.primary_key:
+            columns.append(f'{delivered} as "{text_column(field)}"')
     if entity.window == "data_interval" and entity.incremental_field:
-        day = _DAYS[entity.types[entity.incremental_field]]
-        columns.append(
-            f"{day.format(value=_json_text(entity.incremental_field))} as {WINDOW_DAY_COLUMN}"
-        )
+        # Canonical dates and UTC timestamps start with their (UTC) day.
+        day = _typed_text(entity.incremental_field, entity.types[entity.incremental_field])
+        columns.append(f"left({day}, 10) as {WINDOW_DAY_COLUMN}")
     for name in drift_fields(entity, known):
         columns.append(f'{_json_type(name)} as "{drift_column(name)}"')
     for check in entity.plausible:
@@ -222,11 +222,13 @@ def key_columns(entity: EntitySpec) -> list[str]:
 
 
 def type_checks(entity: EntitySpec) -> list[Check]:
-    """Each typed field's text has its type's shape (nulls are the not-null check's)."""
+    """Each typed field's values are of its type (nulls are the not-null check's): the
+    failure lists the offending values as delivered, beside the keys."""
     return [
         Check(
-            gxe.ExpectColumnValuesToMatchRegex(
-                column=text_column(f), regex=TYPE_PATTERNS[entity.types[f]]
+            gxe.ExpectColumnValuesToBeNull(
+                column=mistyped_column(f),
+                notes=f"{f}: values that are not {entity.types[f].describe()}",
             ),
             severity="error",
         )
@@ -392,7 +394,7 @@ def drift_checks(entity: EntitySpec, known: Known) -> list[Check]:
     found = []
     for name, types in drift_fields(entity, known).items():
         was = f"{name!r} was {'|'.join(sorted(types))} in ds={known.previous_ds}"
-        if "null" not in known.previous_schema[name].split("|"):
+        if "null" not in _types(known.previous_schema, name):
             found.append(
                 Check(
                     gxe.ExpectColumnUniqueValueCountToBeBetween(

@@ -277,8 +277,11 @@ def _detail(row: dict) -> str:
     if isinstance(observed, dict) and "error" in observed:
         return f"could not be evaluated: {observed['error']}"
     if row["unexpected_count"] is None:
-        return f"observed {row['observed_value']}"
-    text = f"{row['unexpected_count']} unexpected"
+        # A table-level check: samples, if any, follow its observed value (the quarantine
+        # share's are its reasons with their counts).
+        text = f"observed {row['observed_value']}"
+    else:
+        text = f"{row['unexpected_count']} unexpected"
     samples = json.loads(row["sample_keys"]) if row["sample_keys"] else []
     if samples:
         shown = ", ".join(json.dumps(s, sort_keys=True) for s in samples[:SAMPLES_SHOWN])

@@ -147,6 +147,9 @@ def _describe_failure(row: dict) -> str:
         if samples:
             shown = ", ".join(json.dumps(sample, sort_keys=True) for sample in samples)
             text += f", sample keys: {shown}"
+            if isinstance(observed, dict) and observed.get("sample_values"):
+                values = ", ".join(json.dumps(value) for value in observed["sample_values"])
+                text += f"; their values: {values}"
         return text
     kwargs = {k: v for k, v in json.loads(row["kwargs"]).items() if k != "column"}
     return f"{head}: observed {row['observed_value']}, expected {json.dumps(kwargs)}"

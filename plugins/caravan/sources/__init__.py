@@ -20,8 +20,8 @@ class SourceError(RuntimeError):
 class PermanentSourceError(SourceError):
     """A failure no retry can mend: the source refused the credentials (HTTP 401/403), what
     was asked does not exist (404), a file is corrupt or outside its folder. The ingest DAG
-    fails such a task at once; other `SourceError`s (429, 5xx, a late drop) keep Airflow's
-    retries."""
+    fails such a task at once; other `SourceError`s (429, 5xx) keep Airflow's retries, and a
+    late file drop (`file_drop.LateDrop`) waits until its deadline."""
 
 
 @dataclass(frozen=True)

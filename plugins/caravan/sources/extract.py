@@ -12,7 +12,13 @@ from caravan.sources.window import Window
 
 def deliveries(source: SourceSpec, entity: EntitySpec, conn: Any, ds: str) -> Iterator[Delivered]:
     """What `source` delivers for `entity` in the run of `ds`, read the way its kind says."""
-    window = Window.for_run(source, entity, ds)
+    return window_deliveries(source, entity, conn, Window.for_run(source, entity, ds))
+
+
+def window_deliveries(
+    source: SourceSpec, entity: EntitySpec, conn: Any, window: Window
+) -> Iterator[Delivered]:
+    """What `source` delivers for `entity` over any window (a day's run, a history load)."""
     if source.kind == "rest_api":
         from caravan.sources import rest_api
 

@@ -10,6 +10,11 @@ match is checked again here (a symlink may point anywhere). Text is read as UTF-
 an optional byte-order mark (Excel writes one before a CSV's header). A file that cannot
 be read at all (a gzip that does not decompress, bytes that are not UTF-8) fails for
 good: the same file fails the same way on every retry.
+
+A day's drop is expected at the end of its data interval and may be late by the source's
+`drop_wait_hours`: no file is a `LateDrop` carrying that deadline. The ingest DAG waits
+for it until then (caravan.dag_support.failing_at_once reschedules the extract) and
+fails for good after, without retries: a file that did not come will not come on a retry.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import lzma
 import os
 import zlib
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -40,6 +46,19 @@ _UNREADABLE = (
 )
 
 
+class LateDrop(SourceError):
+    """No file of a day's drop: it may still come until `deadline` (the end of the data
+    interval plus the source's `drop_wait_hours`). The message names the source, entity,
+    the glob as filled for the day, the folder and when the drop was expected."""
+
+    def __init__(self, message: str, deadline: datetime) -> None:
+        super().__init__(message)
+        self.deadline = deadline
+
+    def __reduce__(self):  # keep the deadline when the exception crosses processes
+        return (type(self), (str(self), self.deadline))
+
+
 def folder_from_connection(conn: Any) -> str:
     """The landing folder's URL from an Airflow connection: extra `path` (as Airflow's
     File (path) connections hold it), a local path or any fsspec URL such as gs://."""
@@ -53,7 +72,7 @@ def deliveries(
     source: SourceSpec, entity: EntitySpec, folder: str, window: Window
 ) -> Iterator[Delivered]:
     """Every record in the files the entity's glob matches for the window, file by file
-    in name order, line by line. No file at all is an error: the drop is late."""
+    in name order, line by line. No file at all is a `LateDrop`, never an empty day."""
     configure_dlt()
     import fsspec
     from dlt.sources.filesystem import filesystem
@@ -71,8 +90,8 @@ def deliveries(
         listed = sorted(files, key=lambda item: item["relative_path"])
     except Exception as error:
         raise SourceError(f"{where}: listing {folder}/{file_glob} failed: {error}") from error
-    if not listed:  # a drop that has not arrived: fail (and retry), never publish nothing
-        raise SourceError(f"{where}: no file matches {file_glob!r} in {folder} for ds={window.ds}")
+    if not listed:  # a drop that has not arrived: wait for it, never publish nothing
+        raise _late(where, file_glob, folder, window, source.drop_wait)
     for item in listed:  # every match checked before any is read
         _check_inside(where, folder, item, local="file" in fs.protocol)
     read = _jsonl_records if entity.format == "jsonl" else _csv_records
@@ -89,6 +108,21 @@ def deliveries(
                 f" mis-encoded file; replace it and run ds={window.ds} again):"
                 f" {type(error).__name__}: {error}"
             ) from error
+
+
+def _late(where: str, file_glob: str, folder: str, window: Window, wait: timedelta) -> LateDrop:
+    expected = window.end_at  # a day's drop can hold the whole day only once it is over
+    deadline = expected + wait
+    return LateDrop(
+        f"{where}: no file matches {file_glob!r} in {folder} for ds={window.ds}; the drop"
+        f" was expected at {_moment(expected)} (the end of its data interval) and may be"
+        f" late until {_moment(deadline)} (drop_wait_hours: {wait / timedelta(hours=1):g})",
+        deadline,
+    )
+
+
+def _moment(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _check_inside(where: str, folder: str, item: Any, local: bool) -> None:

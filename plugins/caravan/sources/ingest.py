@@ -7,15 +7,14 @@ reconcile: delivered = rows + quarantined.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
 
 from caravan.lake import Lake, Manifest, Partition
 from caravan.sources import Delivered
+from caravan.sources.fields import TypeMismatch
 from caravan.sources.registry import EntitySpec
 
 PRODUCER = "caravan.ingest"
@@ -60,46 +59,6 @@ def field_value(record: dict, dotted: str):
     return value
 
 
-_INTEGER = re.compile(r"^-?\d+$")
-_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
-
-
-def conforms(value: object, field_type: str) -> bool:
-    """Whether a JSON value is of a registry field type. APIs write int64 and decimals as
-    strings (Google's `costMicros`, Meta's `spend`), so numeric strings count as numbers."""
-    if isinstance(value, bool):
-        return field_type == "boolean"
-    if field_type == "string":
-        return isinstance(value, str)
-    if field_type in ("integer", "epoch_micros"):
-        ok = isinstance(value, int) or (isinstance(value, str) and bool(_INTEGER.match(value)))
-        return ok and (field_type == "integer" or int(value) >= 0)
-    if field_type == "decimal":
-        return (
-            isinstance(value, int | float)
-            and math.isfinite(value)
-            or (isinstance(value, str) and bool(_DECIMAL.match(value)))
-        )
-    if field_type == "number":
-        try:
-            return not isinstance(value, list | dict) and math.isfinite(float(value))
-        except (TypeError, ValueError):
-            return False
-    if field_type == "date":
-        return isinstance(value, str) and _parses(date.fromisoformat, value)
-    if field_type == "timestamp":  # a time of day too: a bare date is not a timestamp
-        return isinstance(value, str) and "T" in value and _parses(datetime.fromisoformat, value)
-    return isinstance(value, {"object": dict, "array": list}.get(field_type, object))
-
-
-def _parses(parse, text: str) -> bool:
-    try:
-        parse(text)
-    except ValueError:
-        return False
-    return True
-
-
 def rejection_reason(record: object, entity: EntitySpec) -> str | None:
     """Why a record cannot be loaded (naming the field), or None when it can."""
     if not isinstance(record, dict):
@@ -107,16 +66,18 @@ def rejection_reason(record: object, entity: EntitySpec) -> str | None:
     for name in entity.required:
         if field_value(record, name) is None:
             return f"missing required field {name!r}"
-    for name, field_type in entity.types.items():
+    for name, declared in entity.types.items():
         value = field_value(record, name)
-        if value is not None and not conforms(value, field_type):
+        try:
+            declared.parse(value)
+        except TypeMismatch as error:
             shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-            return f"field {name!r} is {shown}, not {_article(field_type)} {field_type}"
+            return f"field {name!r} is {shown}, {error}"
     return None
 
 
 # A wrong type's reason quotes the value; the failure summary counts by field and type.
-_WRONG_TYPE = re.compile(r"field (?P<field>'[^']*') is .+, not (?P<type>an? \w+)")
+_WRONG_TYPE = re.compile(r"field (?P<field>'[^']*') is .+, not (?P<type>an? .+)")
 MAX_REASONS = 10  # reason groups a quarantine failure lists; the rest are counted
 
 
@@ -128,12 +89,10 @@ def reason_group(reason: str) -> str:
     return f"field {match['field']} is not {match['type']}" if match else reason
 
 
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
-def json_schema(records: list[dict]) -> dict[str, str]:
-    """Top-level field → JSON type over all records (several types joined by `|`)."""
+def json_schema(records: list[dict], entity: EntitySpec | None = None) -> dict[str, str]:
+    """Top-level field → JSON type over all records (several types joined by `|`); a field
+    the entity declares a type for is `<declared> as <JSON types>` (`decimal(12,2) as
+    string`), so the manifest says what a field is and how it was delivered."""
     names = {
         bool: "boolean",
         int: "integer",
@@ -147,7 +106,18 @@ def json_schema(records: list[dict]) -> dict[str, str]:
     for record in records:
         for key, value in record.items():
             seen.setdefault(key, set()).add(names.get(type(value), type(value).__name__))
-    return {key: "|".join(sorted(types)) for key, types in sorted(seen.items())}
+    declared = entity.types if entity else {}
+    return {
+        key: (f"{declared[key].describe()} as " if key in declared else "")
+        + "|".join(sorted(types))
+        for key, types in sorted(seen.items())
+    }
+
+
+def delivered_types(schema_entry: str) -> set[str]:
+    """The JSON types of a manifest's `schema` entry (`decimal as string|null` → string,
+    null)."""
+    return set(schema_entry.rpartition(" as ")[2].split("|")) - {""}
 
 
 def stage(
@@ -191,7 +161,7 @@ def stage(
         delivered=len(accepted) + len(rejected),
         rows=len(accepted),
         quarantined=len(rejected),
-        schema=json_schema(accepted),
+        schema=json_schema(accepted, entity),
         reasons=dict(Counter(reason_group(r["reason"]) for r in rejected).most_common()),
         examples=[f"{r['origin']}: {r['reason']}" for r in rejected[:MAX_EXAMPLES]],
     )

@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from caravan.sources.fields import TYPE_NAMES, FieldType, TypeMismatch, field_type
 
 # libyaml's loader parses the registry ten times faster than the pure-Python one; every
 # DAG parse and every ingest task reads it.
@@ -26,22 +29,15 @@ _NAME = re.compile(NAME_PATTERN)
 
 KINDS = ("rest_api", "sql_database", "file_drop")
 WINDOWS = ("data_interval", "snapshot")
-# The JSON types a field can be declared with (checked on every record at staging).
-FIELD_TYPES = (
-    "string",
-    "integer",
-    "number",
-    "decimal",
-    "boolean",
-    "date",
-    "timestamp",
-    "epoch_micros",
-    "object",
-    "array",
-)
+# The types a field can be declared with (checked on every record at staging and by the
+# raw gate, through caravan.sources.fields).
+FIELD_TYPES = TYPE_NAMES
 FILE_FORMATS = ("jsonl", "csv")
 # The share of a delivery that may go to quarantine before the raw gate fails.
 DEFAULT_QUARANTINE_THRESHOLD = 0.01
+# How long after the end of its data interval a file drop may still arrive: until then a
+# missing file waits (the extract reschedules), after it the run fails for good.
+DEFAULT_DROP_WAIT_HOURS = 6
 DEFAULT_SCHEDULE = "0 0 * * *"
 # The raw gate's volume check: a partition's rows within [low, high] × the median of
 # the previous 7 published partitions. A swing is worth a notice, not a block.
@@ -72,14 +68,16 @@ _ENTITY_KEYS = {
     "may_be_empty",
     "expected_rows",
     "plausible",
+    "landing",
 }
 _KIND_ENTITY_KEYS = {
     "rest_api": {"endpoint"},
     "sql_database": {"table", "as_of_field"},
-    "file_drop": {"files", "format"},
+    "file_drop": {"files", "format", "history_files"},
 }
 _SOURCE_KEYS = {
     "kind",
+    "start_date",
     "conn_id",
     "schedule",
     "lookback_days",
@@ -87,7 +85,11 @@ _SOURCE_KEYS = {
     "entities",
     "description",
 }
-_KIND_SOURCE_KEYS = {"rest_api": {"client"}, "sql_database": set(), "file_drop": set()}
+_KIND_SOURCE_KEYS = {
+    "rest_api": {"client"},
+    "sql_database": set(),
+    "file_drop": {"drop_wait_hours"},
+}
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ class EntitySpec:
     required: tuple[str, ...]
     window: str
     incremental_field: str | None = None
-    types: dict[str, str] = field(default_factory=dict)
+    types: dict[str, FieldType] = field(default_factory=dict)
     non_negative: tuple[str, ...] = ()
     accepted_values: dict[str, tuple] = field(default_factory=dict)
     min_rows: int = 0
@@ -134,6 +136,7 @@ class EntitySpec:
     duplicates_expected: bool = False  # at-least-once deliveries: raw keeps every copy
     schema_drift: str = DEFAULT_SCHEMA_DRIFT  # severity of a dropped or retyped field
     may_be_empty: bool = False  # else a delivery without records fails the raw gate
+    landing: bool = False  # loaded, typed, into the warehouse's landing.<source>__<entity>
     expected_rows: int | None = None  # seeds the volume band before a partition is published
     plausible: tuple[Plausible, ...] = ()
     endpoint: dict[str, Any] = field(default_factory=dict)  # rest_api: a dlt endpoint
@@ -141,6 +144,7 @@ class EntitySpec:
     as_of_field: str | None = None  # sql_database snapshots: rows created by the day's end
     files: str | None = None  # file_drop: glob under the connection's folder
     format: str = "jsonl"  # file_drop
+    history_files: str | None = None  # file_drop: glob of the history export (load-history)
 
     @property
     def checked_fields(self) -> tuple[str, ...]:
@@ -168,6 +172,11 @@ class SourceSpec:
     lookback_days: int = 0  # data-interval entities also re-read this many earlier days
     client: dict[str, Any] = field(default_factory=dict)  # rest_api: auth, paginator, headers
     description: str = ""
+    # The first day the source has data: its ingest DAG's start_date (None: the platform's,
+    # caravan.dag_support.START_DATE), and the earliest day `caravan load-history` loads.
+    start_date: date | None = None
+    # file_drop: how long after the end of its data interval a missing file is waited for.
+    drop_wait: timedelta = timedelta(hours=DEFAULT_DROP_WAIT_HOURS)
 
 
 def load_registry(path: Path) -> dict[str, SourceSpec]:
@@ -185,8 +194,11 @@ def load_registry_lenient(path: Path) -> tuple[dict[str, SourceSpec], list[Regis
     cannot be read as a mapping of sources is one error and no source."""
     try:
         raw = yaml.load(Path(path).read_text(), Loader=_YAML_LOADER) or {}
-    except yaml.YAMLError as error:
+    # An unquoted date that is no day (`2012-13-01`) fails in the loader with a ValueError.
+    except (yaml.YAMLError, ValueError) as error:
         return {}, [RegistryError(f"{path}: not valid YAML: {error}")]
+    except OSError as error:
+        return {}, [RegistryError(f"{path}: cannot be read: {error}")]
     if not isinstance(raw, dict):
         return {}, [RegistryError(f"{path}: expected a mapping of source name to source")]
     sources: dict[str, SourceSpec] = {}
@@ -269,6 +281,8 @@ def _source(path: Path, name: str, body: Any) -> SourceSpec:
         lookback_days=lookback,
         client=client,
         description=str(body.get("description", "")),
+        start_date=_start_date(fail, body.get("start_date")),
+        drop_wait=_drop_wait(fail, body.get("drop_wait_hours", DEFAULT_DROP_WAIT_HOURS)),
     )
     for entity in spec.entities.values():
         for check in entity.plausible:
@@ -295,15 +309,10 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
     window = spec.get("window", "data_interval")
     if window not in WINDOWS:
         raise bad(f"window {window!r} is not one of {WINDOWS}")
-    types = {str(k): str(v) for k, v in (spec.get("types") or {}).items()}
-    for field_name, field_type in types.items():
-        if field_type not in FIELD_TYPES:
-            raise bad(f"field {field_name!r}: type {field_type!r} is not one of {FIELD_TYPES}")
+    types = _types(bad, spec.get("types") or {})
     incremental_field = spec.get("incremental_field")
-    if incremental_field and types.get(incremental_field) not in (
-        "date",
-        "timestamp",
-        "epoch_micros",
+    if incremental_field and (
+        incremental_field not in types or types[incremental_field].kind not in ("date", "timestamp")
     ):
         raise bad(
             f"incremental_field {incremental_field!r} needs a type date, timestamp or"
@@ -319,6 +328,12 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
             raise bad(f"files {spec['files']!r} {unsafe}")
         if spec.get("format", "jsonl") not in FILE_FORMATS:
             raise bad(f"format {spec.get('format')!r} is not one of {FILE_FORMATS}")
+        if "history_files" in spec:
+            unsafe = (
+                unsafe_glob_reason(spec["history_files"]) if spec["history_files"] else "is empty"
+            )
+            if unsafe:
+                raise bad(f"history_files {spec['history_files']!r} {unsafe}")
     band = spec.get("row_count_band", DEFAULT_ROW_COUNT_BAND)
     if not _is_band(band):
         raise bad(f"row_count_band {band!r} is not [low, high] with 0 <= low <= 1 <= high")
@@ -349,6 +364,7 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
         duplicates_expected=bool(spec.get("duplicates_expected", False)),
         schema_drift=schema_drift,
         may_be_empty=bool(spec.get("may_be_empty", False)),
+        landing=_landing(bad, spec.get("landing", False)),
         expected_rows=expected_rows,
         plausible=_plausible(bad, spec.get("plausible") or {}),
         endpoint=dict(spec.get("endpoint") or {}),
@@ -356,10 +372,54 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
         as_of_field=spec.get("as_of_field"),
         files=spec.get("files"),
         format=spec.get("format", "jsonl"),
+        history_files=spec.get("history_files"),
     )
 
 
-def _accepted_values(bad, spec: Any, types: dict[str, str]) -> dict[str, tuple]:
+def _landing(bad, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise bad(f"landing {value!r} is not true or false")
+    return value
+
+
+def _types(bad, spec: Any) -> dict[str, FieldType]:
+    """`types:` — field → a type name, `decimal(p,s)`, or a mapping with a date's or a
+    timestamp's `format` and `tz` (caravan.sources.fields)."""
+    if not isinstance(spec, dict):
+        raise bad(f"types {spec!r} is not a mapping of field to type")
+    found = {}
+    for name, declared in spec.items():
+        try:
+            found[str(name)] = field_type(declared)
+        except ValueError as error:
+            raise bad(f"field {str(name)!r}: {error}") from None
+    return found
+
+
+def _start_date(fail, value: Any) -> date | None:
+    """`start_date:` a day written YYYY-MM-DD (YAML reads it as a date unquoted, as text
+    quoted); a time of day or any other value is refused."""
+    if value is None:
+        return None
+    if type(value) is date:  # a datetime is a date too, and has a time of day
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise fail(f"start_date {value!r} is not a day written YYYY-MM-DD (e.g. 2012-01-01)")
+
+
+def _drop_wait(fail, hours: Any) -> timedelta:
+    """`drop_wait_hours:` hours from 0 (a file missing at the end of the data interval fails
+    the run at once) to a year."""
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 <= hours <= 8760:
+        raise fail(f"drop_wait_hours {hours!r} is not a number of hours from 0 to 8760 (e.g. 6)")
+    return timedelta(hours=hours)
+
+
+def _accepted_values(bad, spec: Any, types: dict[str, FieldType]) -> dict[str, tuple]:
     """`accepted_values:` — field → its values, each as the gate compares it: in the field's
     type (`[1, 2]` or `["1", "2"]` for an integer), or as the JSON text of an untyped
     field (`true`, `1`); a value that is not of the field's type is an error here."""
@@ -369,30 +429,26 @@ def _accepted_values(bad, spec: Any, types: dict[str, str]) -> dict[str, tuple]:
     for name, values in spec.items():
         if not isinstance(values, list) or not values:
             raise bad(f"accepted_values of {name!r}: {values!r} is not a list of values")
-        field_type = types.get(str(name))
+        declared = types.get(str(name))
         try:
-            accepted[str(name)] = tuple(_typed_value(value, field_type) for value in values)
-        except ValueError as error:
-            raise bad(f"accepted_values of {name!r} ({field_type}): {error}") from None
+            accepted[str(name)] = tuple(_typed_value(value, declared) for value in values)
+        except TypeMismatch as error:
+            typed = f" ({declared.describe()})" if declared else ""
+            raise bad(f"accepted_values of {name!r}{typed}: {error}") from None
     return accepted
 
 
-def _typed_value(value: Any, field_type: str | None) -> Any:
-    """A declared value as the gate's column holds it (raw.projection casts typed fields)."""
-    if field_type in ("integer", "epoch_micros"):
-        if isinstance(value, bool) or not re.fullmatch(r"-?\d+", str(value).strip()):
-            raise ValueError(f"{value!r} is not an integer")
-        return int(str(value).strip())
-    if field_type in ("number", "decimal"):
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
-    if field_type in (None, "string"):  # the field's JSON text: "true", "1", "shipped"
+def _typed_value(value: Any, declared: FieldType | None) -> Any:
+    """A declared value as the gate's column holds it: read as the field's type by the one
+    parser staging and the gate use (an integer field's "1" is 1), numbers as floats (the
+    frame's), an untyped field's as its JSON text ("true", "1", "shipped")."""
+    if declared is None or declared.kind == "string":
         return value if isinstance(value, str) else json.dumps(value)
-    return value
+    try:
+        typed = declared.parse(value)
+    except TypeMismatch as error:
+        raise TypeMismatch(f"{value!r} is {error}") from None
+    return float(typed) if declared.kind in ("number", "decimal") else typed
 
 
 def _plausible(bad, spec: Any) -> tuple[Plausible, ...]:

@@ -92,6 +92,7 @@ class DuckDBWarehouse:
             con.execute(
                 f"create table if not exists {table} as select * from {source} limit 0", params
             )
+            _add_new_columns(con, table, source, params)
             con.execute(f"delete from {table} where ds = cast($ds as date)", {"ds": ds})
             con.execute(f"insert into {table} by name select * from {source}", params)
             loaded = con.execute(
@@ -163,6 +164,24 @@ class DuckDBWarehouse:
                     [row[name] for row in result.rows for name, _ in RESULT_COLUMNS],
                 )
             con.commit()
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, table: str, source: str, params: dict) -> None:
+    """Add the columns a later partition brings (a field a source started to deliver), as
+    the Snowflake and BigQuery loads do; earlier days read them as null."""
+    incoming = con.execute(f"select * from {source} limit 0", params).description
+    schema, name = table.split(".")
+    existing = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+    for column, kind, *_ in incoming:
+        if column not in existing:
+            con.execute(f'alter table {table} add column "{column}" {kind}')
 
 
 def _placeholders(rows: int, types: list[str], first: int = 1) -> str:

@@ -18,7 +18,6 @@ from caravan.sources.ingest import (
     QuarantineRateExceeded,
     Staged,
     check_quarantine_rate,
-    conforms,
     field_value,
     publish,
     stage,
@@ -270,44 +269,6 @@ def test_a_quarantine_rate_at_or_below_the_threshold_passes(lake, delivery, thre
     check_quarantine_rate(
         stage(lake, "google_ads", PERFORMANCE, DS, delivered(delivery)), threshold
     )
-
-
-@pytest.mark.parametrize(
-    ("value", "field_type", "expected"),
-    [
-        ("1234", "integer", True),
-        (1234, "integer", True),
-        ("-5", "integer", True),
-        ("12.5", "integer", False),
-        ("N/A", "integer", False),
-        (True, "integer", False),
-        ("12.50", "decimal", True),
-        (3, "decimal", True),
-        ("1e3", "decimal", False),
-        ("N/A", "decimal", False),
-        (0.25, "number", True),
-        ("0.25", "number", True),
-        ("nan", "number", False),
-        ("2026-03-01", "date", True),
-        ("2026-03-01T10:00:00", "date", False),
-        ("2026-02-30", "date", False),
-        ("2026-03-01T10:00:00.000Z", "timestamp", True),
-        ("2026-01-01T00:00:00+0000", "timestamp", True),
-        ("2026-03-01", "timestamp", False),
-        ("N/A", "timestamp", False),
-        (1772359200000000, "epoch_micros", True),
-        (-1, "epoch_micros", False),
-        ("N/A", "epoch_micros", False),
-        ([], "array", True),
-        ({}, "array", False),
-        ({}, "object", True),
-        ("x", "string", True),
-        (7, "string", False),
-        (False, "boolean", True),
-    ],
-)
-def test_conforms_accepts_json_values_of_the_declared_type(value, field_type, expected):
-    assert conforms(value, field_type) is expected
 
 
 def test_a_field_of_the_wrong_type_sends_the_record_to_quarantine_naming_field_and_value(lake):

@@ -155,7 +155,10 @@ drop:
     assert api.lookback_days == 3
     assert api.client["auth"] == "bearer"
     assert things.endpoint == {"path": "things/${ds}", "data_selector": "items"}
-    assert things.types == {"updated": "timestamp", "price": "decimal"}
+    assert {name: t.describe() for name, t in things.types.items()} == {
+        "updated": "timestamp",
+        "price": "decimal",
+    }
     assert things.non_negative == ("price",)
     assert things.accepted_values == {"state": ("new", "old")}
     assert things.min_rows == 1
