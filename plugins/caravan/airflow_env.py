@@ -6,6 +6,7 @@ at import), and inherited by every process Airflow starts.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import subprocess
@@ -29,20 +30,21 @@ CHAIN_PRELOAD = (*TASK_PRELOAD, "airflow.api_fastapi.execution_api.app")
 # sqlite3's default 5 s (an `airflow backfill create` while the scheduler wrote did).
 SQLITE_CONNECT_ARGS = {"timeout": 60}
 
-# Where `caravan up`'s servers listen, on CARAVAN_BIND_HOST (settings.bind_host): the API
-# server (UI, REST and the tasks' execution API) and the one log server that serves the
-# running tasks' and triggers' logs (webserver.py: Airflow's own log servers listen on
-# every interface whatever the configuration, so they are not started).
-API_PORT = 8080
-LOG_SERVER_PORT = 8793
+# `caravan up`'s servers listen on CARAVAN_BIND_HOST (settings.bind_host), on the
+# settings' ports: the API server (UI, REST and the tasks' execution API) and the one log
+# server that serves the running tasks' and triggers' logs (webserver.py: Airflow's own
+# log servers listen on every interface whatever the configuration, so they are not
+# started).
 # Addresses that mean "every interface" to a server, and the one a client on this
 # machine reaches it at.
 _ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+# The UI's user (the simple auth manager's); its password is made per home (webserver.py).
+ADMIN_USER = "admin"
 
 
 def airflow_environ(settings: Settings) -> dict[str, str]:
     home = settings.airflow_home
-    return {
+    environ = {
         "CARAVAN_HOME": str(settings.home),
         "CARAVAN_BIND_HOST": settings.bind_host,  # for `hostname`, in every component
         # Airflow starts its components as `airflow ...`: find this environment's first.
@@ -61,16 +63,16 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.logs_dir / "airflow"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__API__HOST": settings.bind_host,
-        "AIRFLOW__API__PORT": str(API_PORT),
+        "AIRFLOW__API__PORT": str(settings.api_port),
         # Tasks reach the execution API where the API server listens (Airflow's default,
         # localhost, is not that address when CARAVAN_BIND_HOST names an interface).
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url(settings)}/execution/",
         # The API server fetches a running task's log from http://<its hostname>:<port>:
         # name this machine by an address the log server listens on.
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "caravan.airflow_env.hostname",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(LOG_SERVER_PORT),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(LOG_SERVER_PORT),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.log_server_port),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(settings.log_server_port),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         # Cosmos's cache, one per Caravan home (not in /tmp, where two homes would share
         # it); the warehouse DAG's dbt_build keeps its partial-parse state below it.
@@ -79,6 +81,36 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
+    celery = celery_environ(settings)
+    if celery:  # PostgreSQL takes no SQLite connect arguments
+        del environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"]
+    return environ | celery
+
+
+def celery_environ(settings: Settings) -> dict[str, str]:
+    """The team-server deployment's settings (caravan.deployment) on this machine: the
+    metadata on CARAVAN_AIRFLOW_DB_URL, Celery's broker on CARAVAN_CELERY_BROKER_URL, the
+    shared secrets kept under the Airflow home. Empty without a broker."""
+    if not settings.celery_broker_url:
+        return {}
+    from caravan.deployment import Endpoints, airflow_settings, local_secrets
+
+    if not settings.airflow_db_url:
+        raise ValueError(
+            "CARAVAN_CELERY_BROKER_URL is set but CARAVAN_AIRFLOW_DB_URL is not: Celery's"
+            " components share Airflow's metadata database, which SQLite cannot be"
+        )
+    shared = local_secrets(settings.airflow_home)
+    endpoints = Endpoints(
+        metadata_db=settings.airflow_db_url,
+        broker=settings.celery_broker_url,
+        api=api_url(settings),
+        jwt_secret=shared["jwt_secret"],
+        fernet_key=shared["fernet_key"],
+        admin_user=ADMIN_USER,
+        passwords_file=str(settings.airflow_home / "passwords.json"),
+    )
+    return airflow_settings(endpoints)
 
 
 def local_address(bind_host: str) -> str:
@@ -89,7 +121,7 @@ def local_address(bind_host: str) -> str:
 def api_url(settings: Settings) -> str:
     """The API server's (and UI's) URL, as this machine reaches it."""
     host = local_address(settings.bind_host)
-    return f"http://{f'[{host}]' if ':' in host else host}:{API_PORT}"
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.api_port}"
 
 
 def hostname() -> str:
@@ -117,7 +149,11 @@ def ensure_database(settings: Settings, preload: tuple[str, ...] = ()) -> None:
     this process imports the `preload` modules, on the other core, instead of later.
     """
     apply(settings)
-    marker = settings.airflow_home / ".migrated"
+    # Per metadata database: a home may move from SQLite to PostgreSQL (`up --celery`).
+    database = hashlib.sha256(str(settings.airflow_db_url).encode()).hexdigest()[:12]
+    marker = settings.airflow_home / (
+        ".migrated" if settings.airflow_db_url is None else f".migrated-{database}"
+    )
     if not marker.exists():
         migration = subprocess.Popen(
             [sys.executable, "-m", "airflow", "db", "migrate"],

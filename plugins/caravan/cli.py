@@ -168,10 +168,20 @@ def cmd_dbt_source(args: argparse.Namespace) -> int:
     return 0
 
 
+# `caravan up --celery` on this machine: its PostgreSQL and Redis, unless set otherwise.
+LOCAL_AIRFLOW_DB_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/caravan_airflow"
+LOCAL_CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    import os
+
     from caravan.webserver import serve
 
-    return serve(get_settings(), args.start, args.days)
+    if args.celery:  # in the environment, so every component (and `caravan airflow`) sees it
+        os.environ.setdefault("CARAVAN_AIRFLOW_DB_URL", LOCAL_AIRFLOW_DB_URL)
+        os.environ.setdefault("CARAVAN_CELERY_BROKER_URL", LOCAL_CELERY_BROKER_URL)
+    return serve(get_settings(), args.start, args.days, flower=args.flower)
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
@@ -283,6 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--start", default=DEMO_START, help="first day the simulator serves")
     up.add_argument("--days", type=int, default=DEMO_DAYS, help="days the simulator serves")
+    up.add_argument(
+        "--celery",
+        action="store_true",
+        help="the team-server deployment as processes: CeleryExecutor with a worker, metadata"
+        f" on PostgreSQL (CARAVAN_AIRFLOW_DB_URL, default {LOCAL_AIRFLOW_DB_URL}), broker on"
+        f" Redis (CARAVAN_CELERY_BROKER_URL, default {LOCAL_CELERY_BROKER_URL}); docs/deploy.md",
+    )
+    up.add_argument("--flower", action="store_true", help="with --celery: Flower on :5555")
     up.set_defaults(func=cmd_up)
 
     airflow = commands.add_parser(

@@ -47,6 +47,13 @@ class Settings:
     # The address `caravan up`'s servers (Airflow's API server and UI, its log server)
     # listen on: this machine only, unless opened deliberately (0.0.0.0: every interface).
     bind_host: str = "127.0.0.1"
+    # Their ports: the API server's (UI, REST, execution API) and the task-log server's.
+    api_port: int = 8080
+    log_server_port: int = 8793
+    # `caravan up --celery` (docs/deploy.md): Airflow's metadata database (a SQLAlchemy
+    # URL; unset: SQLite under CARAVAN_HOME) and Celery's broker (unset: no Celery).
+    airflow_db_url: str | None = None
+    celery_broker_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -74,6 +81,10 @@ class Settings:
             alert_smtp_conn_id=env.get("CARAVAN_ALERT_SMTP_CONN_ID") or "caravan_smtp",
             alert_email_to=_addresses(env.get("CARAVAN_ALERT_EMAIL_TO") or ""),
             bind_host=env.get("CARAVAN_BIND_HOST") or "127.0.0.1",
+            api_port=int(env.get("CARAVAN_API_PORT") or 8080),
+            log_server_port=int(env.get("CARAVAN_LOG_SERVER_PORT") or 8793),
+            airflow_db_url=env.get("CARAVAN_AIRFLOW_DB_URL") or None,
+            celery_broker_url=env.get("CARAVAN_CELERY_BROKER_URL") or None,
         )
 
     @property

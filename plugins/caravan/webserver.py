@@ -19,17 +19,20 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO
 
 from caravan import airflow_env
+from caravan.airflow_env import ADMIN_USER
+from caravan.deployment import FLOWER_PORT
 from caravan.runner import embedded_sources, window
 from caravan.settings import Settings, get_settings
 
 # The UI with the default CARAVAN_BIND_HOST (airflow_env.api_url gives it for any).
-URL = f"http://127.0.0.1:{airflow_env.API_PORT}"
-USER = "admin"
+URL = f"http://127.0.0.1:{Settings.api_port}"
 STARTUP_TIMEOUT_SECONDS = 180
+# How often `caravan up --celery` starts a component again that ended.
+MAX_RESTARTS = 5
 # How long Airflow's components may take to stop before they are ended.
 STOP_GRACE_SECONDS = 40
 # One log for every component, under the name it had when `airflow standalone` wrote it.
@@ -40,23 +43,32 @@ def admin_password(settings: Settings) -> str:
     """The UI's admin password: generated once, kept under CARAVAN_HOME (not in the repo)."""
     path = settings.airflow_home / "passwords.json"
     if path.exists():
-        return json.loads(path.read_text())[USER]
+        return json.loads(path.read_text())[ADMIN_USER]
     password = secrets.token_urlsafe(12)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({USER: password}))
+    path.write_text(json.dumps({ADMIN_USER: password}))
     path.chmod(0o600)
     return password
 
 
-def components() -> dict[str, list[str]]:
+def components(celery: bool = False, flower: bool = False) -> dict[str, list[str]]:
     """The processes `caravan up` runs, by name: Airflow's, as `airflow standalone` starts
-    them but without their log servers, and Caravan's log server instead of those."""
+    them (with `celery`, the deployment's: caravan.deployment.COMPONENTS, Celery's worker
+    and optionally Flower among them) but without their log servers, and Caravan's log
+    server instead of those: on one machine they would all take one port."""
+    from caravan.deployment import COMPONENTS
+
     airflow = [sys.executable, "-m", "airflow"]
+    chosen = {
+        name: list(component.args)
+        for name, component in COMPONENTS.items()
+        if (name != "worker" or celery) and (not component.optional or (celery and flower))
+    }
+    for name in ("scheduler", "triggerer", "worker"):
+        if name in chosen:
+            chosen[name].append("--skip-serve-logs")
     return {
-        "scheduler": [*airflow, "scheduler", "--skip-serve-logs"],
-        "dag-processor": [*airflow, "dag-processor"],
-        "triggerer": [*airflow, "triggerer", "--skip-serve-logs"],
-        "api-server": [*airflow, "api-server"],
+        **{name: [*airflow, *args] for name, args in chosen.items()},
         "log-server": [sys.executable, "-m", "caravan.webserver", "serve-logs"],
     }
 
@@ -78,11 +90,14 @@ def serve_task_logs() -> None:
     )
 
 
-def start_components(environ: Mapping[str, str], log: IO[str]) -> dict[str, subprocess.Popen]:
-    """Start every component with `environ`, its output appended to `log`."""
+def start_components(
+    environ: Mapping[str, str], log: IO[str], commands: Mapping[str, list[str]] | None = None
+) -> dict[str, subprocess.Popen]:
+    """Start every component (`commands`, default `components()`) with `environ`, its
+    output appended to `log`."""
     started: dict[str, subprocess.Popen] = {}
     try:
-        for name, command in components().items():
+        for name, command in (commands or components()).items():
             log.write(f"--- caravan up: starting {name}: {' '.join(command)}\n")
             log.flush()
             started[name] = subprocess.Popen(
@@ -118,19 +133,37 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def wait_for_an_exit(processes: Mapping[str, subprocess.Popen]) -> tuple[str, int]:
-    """The first component to end, and its exit code."""
+def wait_for_an_exit(
+    processes: dict[str, subprocess.Popen],
+    restart: Callable[[str], subprocess.Popen] | None = None,
+    terminal: IO[str] = sys.stderr,
+) -> tuple[str, int]:
+    """The first component to end for good, and its exit code. With `restart`, a component
+    that ends is started again (as compose's `restart: always`: a worker killed mid-task
+    comes back and the scheduler retries its task), up to MAX_RESTARTS times each."""
+    restarts: dict[str, int] = {}
     while True:
         for name, process in processes.items():
             code = process.poll()
-            if code is not None:
+            if code is None:
+                continue
+            if restart is None or restarts.get(name, 0) >= MAX_RESTARTS:
                 return name, code
+            restarts[name] = restarts.get(name, 0) + 1
+            print(f"Airflow's {name} ended (exit code {code}); starting it again", file=terminal)
+            processes[name] = restart(name)
         time.sleep(1)
 
 
-def serve(settings: Settings, start: str, days: int) -> int:
+def serve(settings: Settings, start: str, days: int, flower: bool = False) -> int:
+    """Airflow's components until one ends or Ctrl-C: LocalExecutor on SQLite, or, when
+    the settings name a Celery broker (`caravan up --celery`), the team-server deployment
+    on PostgreSQL and Redis with a Celery worker (caravan.deployment)."""
     # SIGTERM (e.g. from a supervisor) unwinds like Ctrl-C, so Airflow and the simulator stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    celery = settings.celery_broker_url is not None
+    if celery:
+        create_database(settings.airflow_db_url)
     airflow_env.ensure_database(settings)
     password = admin_password(settings)
     dates = window(start, days)
@@ -139,13 +172,14 @@ def serve(settings: Settings, start: str, days: int) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with embedded_sources(settings, dates) as simulated, log_path.open("a") as log:
         print(f"Starting Airflow (log: {log_path}) ...", flush=True)
-        processes = start_components(os.environ, log)
+        commands = components(celery, flower)
+        processes = start_components(os.environ, log, commands)
         interrupted = False
         try:
             if not wait_until_healthy(processes, url, STARTUP_TIMEOUT_SECONDS):
                 print(f"Airflow did not come up; see {log_path}", file=sys.stderr)
                 return 1
-            print(f"\nAirflow UI: {url}\nlogin:      {USER} / {password}")
+            print(f"\nAirflow UI: {url}\nlogin:      {ADMIN_USER} / {password}")
             if not is_loopback(settings.bind_host):
                 where = (
                     "every interface"
@@ -158,12 +192,23 @@ def serve(settings: Settings, start: str, days: int) -> int:
                 )
             if simulated:
                 print(f"sources:    the simulator, serving {dates[0]} .. {dates[-1]}")
+            if celery:
+                print(
+                    f"executor:   Celery (broker {redact(settings.celery_broker_url)}), metadata"
+                    f" on {redact(settings.airflow_db_url)}"
+                    + (f"; Flower on :{FLOWER_PORT}" if flower else "")
+                )
             print(
                 "DAGs start paused: unpause them in the UI and the scheduler runs them.\n"
                 "Ctrl-C stops Airflow.",
                 flush=True,
             )
-            name, code = wait_for_an_exit(processes)
+
+            def restart(name: str) -> subprocess.Popen:
+                return start_components(os.environ, log, {name: commands[name]})[name]
+
+            # The team server keeps its components up, as its compose file does.
+            name, code = wait_for_an_exit(processes, restart if celery else None)
             print(f"Airflow's {name} ended (exit code {code}); see {log_path}", file=sys.stderr)
             return code or 1
         except KeyboardInterrupt:  # Ctrl-C reached Airflow's processes too: they are stopping
@@ -171,6 +216,32 @@ def serve(settings: Settings, start: str, days: int) -> int:
             return 0
         finally:
             stop_components(processes, interrupted)
+
+
+def create_database(url: str) -> None:
+    """Create Airflow's metadata database on its PostgreSQL server if it is not there (a
+    team server's first start); the server must answer."""
+    import sqlalchemy
+
+    target = sqlalchemy.engine.make_url(url)
+    admin = sqlalchemy.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as con:
+            exists = con.execute(
+                sqlalchemy.text("select 1 from pg_database where datname = :name"),
+                {"name": target.database},
+            ).scalar()
+            if not exists:
+                con.execute(sqlalchemy.text(f'create database "{target.database}"'))
+    finally:
+        admin.dispose()
+
+
+def redact(url: str) -> str:
+    """A URL without its password, for the terminal."""
+    import sqlalchemy
+
+    return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
 
 
 def stop_components(processes: Mapping[str, subprocess.Popen], interrupted: bool) -> None:

@@ -40,11 +40,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from caravan.airflow_env import ADMIN_USER as USER
 from caravan.airflow_env import airflow_environ
 from caravan.settings import Settings
 from caravan.simulator.files import web_events
 from caravan.simulator.world import World
-from caravan.webserver import URL, USER
+from caravan.webserver import URL
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,280 @@
+"""The team-server deployment as processes (`caravan up --celery`), on this machine's real
+PostgreSQL and Redis: one `ds` of the chain triggered through the REST API with a token,
+every task run by the Celery worker, the worker SIGKILLed in the middle of a task and
+started again, and the marts equal to those of the same day run without Celery.
+
+Needs PostgreSQL (trust auth) and Redis on localhost, as `.ci/run` provides; skipped
+without them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import psutil
+import pytest
+import requests
+import sqlalchemy
+
+from caravan.lake import Lake, Partition
+from caravan.sources.registry import load_registry
+
+pytestmark = pytest.mark.e2e
+
+DS = "2026-11-01"
+REPO = Path(__file__).resolve().parents[2]
+SOURCES = sorted(load_registry(REPO / "dags" / "sources.yaml"))
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+REDIS_DB = 7  # a database of its own on the machine's Redis, emptied first
+MARTS = ("fct_orders", "fct_ad_spend_daily", "mart_marketing_roi", "mart_sales_daily")
+
+
+def answers(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_environ(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CARAVAN_"))}
+    return env | {"CARAVAN_HOME": str(home), "DO_NOT_TRACK": "1"}
+
+
+def caravan_command() -> str:
+    return str(Path(sys.executable).with_name("caravan"))
+
+
+def analytics(home: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return {
+            mart: con.execute(f"select * from analytics.{mart} order by all").fetchall()
+            for mart in MARTS
+        }
+    finally:
+        con.close()
+
+
+class Api:
+    """Airflow's REST API with a token, as an operator's script would use it."""
+
+    def __init__(self, url: str, user: str, password: str) -> None:
+        self.url = url
+        answer = requests.post(f"{url}/auth/token", json={"username": user, "password": password})
+        answer.raise_for_status()
+        self.headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    def get(self, path: str) -> dict:
+        answer = requests.get(f"{self.url}/api/v2/{path}", headers=self.headers, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def send(self, method: str, path: str, body: dict) -> dict:
+        answer = requests.request(
+            method, f"{self.url}/api/v2/{path}", headers=self.headers, json=body, timeout=30
+        )
+        answer.raise_for_status()
+        return answer.json()
+
+    def run_of(self, dag_id: str) -> dict | None:
+        """The DAG's run for DS: the triggered one, or the one DS's Asset events made."""
+        for run in self.get(f"dags/{dag_id}/dagRuns?limit=100")["dag_runs"]:
+            if run["dag_run_id"] == f"rest__{DS}" or run.get("partition_key") == DS:
+                return run
+        return None
+
+
+def worker_of(up: subprocess.Popen) -> psutil.Process:
+    for child in psutil.Process(up.pid).children():
+        # Celery retitles its process (`[celeryd: celery@host:MainProcess] …`); the only
+        # Celery component here is the worker (no Flower).
+        if "celery" in " ".join(child.cmdline()):
+            return child
+    raise AssertionError("no Celery worker under caravan up")
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    if not (answers(5432) and answers(6379)):
+        pytest.skip("PostgreSQL and Redis on localhost are needed (.ci/run starts them)")
+    import redis
+
+    root = tmp_path_factory.mktemp("celery")
+    database = f"caravan_celery_{uuid.uuid4().hex[:8]}"
+    redis.Redis(db=REDIS_DB).flushdb()
+
+    # The same day without Celery (dag.test in one process): the marts to compare with.
+    standalone = root / "standalone"
+    ran = subprocess.run(
+        [caravan_command(), "run", "--start", DS],
+        env=clean_environ(standalone),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+    home = root / "celery"
+    api_port = free_port()
+    env = clean_environ(home) | {
+        "CARAVAN_AIRFLOW_DB_URL": f"{POSTGRES}/{database}",
+        "CARAVAN_CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "CARAVAN_API_PORT": str(api_port),
+        "CARAVAN_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+    }
+    out = (root / "up.out").open("w")
+    up = subprocess.Popen(
+        [caravan_command(), "up", "--celery", "--start", DS, "--days", "1"],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while "Ctrl-C stops Airflow" not in (root / "up.out").read_text():
+            assert up.poll() is None and time.monotonic() < deadline, (
+                root / "up.out"
+            ).read_text() + (home / "logs" / "standalone.log").read_text()[-5000:]
+            time.sleep(2)
+        password = json.loads((home / "airflow" / "passwords.json").read_text())["admin"]
+        yield {
+            "api": Api(f"http://127.0.0.1:{api_port}", "admin", password),
+            "up": up,
+            "home": home,
+            "standalone": standalone,
+            "database": database,
+            "out": root / "up.out",
+        }
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        try:
+            up.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+        out.close()
+        admin = sqlalchemy.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as con:
+            con.execute(sqlalchemy.text(f'drop database if exists "{database}" with (force)'))
+        admin.dispose()
+
+
+def wait_for(check, what: str, timeout: float, deployment) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(3)
+    log = (deployment["home"] / "logs" / "standalone.log").read_text()[-8000:]
+    raise AssertionError(f"{what}: not within {timeout:.0f} s\n{log}")
+
+
+@pytest.fixture(scope="module")
+def chain(deployment):
+    """The chain for DS, triggered through the REST API; the worker killed with SIGKILL
+    while the warehouse's dbt build runs, and started again by `caravan up`."""
+    api = deployment["api"]
+    for dag in api.get("dags?limit=100")["dags"]:
+        api.send("PATCH", f"dags/{dag['dag_id']}", {"is_paused": False})
+    for source in SOURCES:
+        api.send(
+            "POST",
+            f"dags/ingest_{source}/dagRuns",
+            {"dag_run_id": f"rest__{DS}", "logical_date": None, "conf": {"ds": DS}},
+        )
+
+    def dbt_build_running():
+        run = api.run_of("warehouse")
+        if run is None:
+            return None
+        task = api.get(f"dags/warehouse/dagRuns/{run['dag_run_id']}/taskInstances/dbt_build")
+        return task if task["state"] == "running" else None
+
+    wait_for(dbt_build_running, "the warehouse's dbt_build running", 900, deployment)
+    killed = worker_of(deployment["up"])
+    for process in [*killed.children(recursive=True), killed]:
+        process.send_signal(signal.SIGKILL)
+
+    def worker_again():
+        try:
+            worker = worker_of(deployment["up"])
+        except AssertionError:  # not started again yet
+            return None
+        return worker if worker.pid != killed.pid else None
+
+    restarted = wait_for(worker_again, "the worker started again", 60, deployment)
+
+    def warehouse_done():
+        run = api.run_of("warehouse")
+        return run if run and run["state"] in ("success", "failed") else None
+
+    run = wait_for(warehouse_done, "the warehouse run ending", 900, deployment)
+    return {"warehouse": run, "killed": killed.pid, "restarted": restarted.pid}
+
+
+def test_the_chain_runs_through_the_rest_api_and_succeeds(chain, deployment):
+    api = deployment["api"]
+    assert chain["warehouse"]["state"] == "success"
+    for dag_id in [*(f"ingest_{s}" for s in SOURCES), "transform", "warehouse"]:
+        assert api.run_of(dag_id)["state"] == "success", dag_id
+
+
+def test_every_task_was_run_by_the_celery_worker(chain, deployment):
+    """Each task instance of the chain's runs went to Celery: its external executor id is
+    a Celery task with a result in the backend (the metadata database)."""
+    engine = sqlalchemy.create_engine(f"{POSTGRES}/{deployment['database']}")
+    with engine.connect() as con:
+        rows = con.execute(
+            sqlalchemy.text(
+                "select ti.dag_id, ti.task_id, ti.state, ti.try_number, meta.status"
+                " from task_instance as ti"
+                " left join celery_taskmeta as meta on meta.task_id = ti.external_executor_id"
+                " where ti.run_id not like 'scheduled__%'"
+            )
+        ).fetchall()
+    engine.dispose()
+    assert len(rows) == 7 * 3 + 15 + 4  # 7 sources' 3 tasks, the transform's, the warehouse's
+    assert {(state, status) for _, _, state, _, status in rows} == {("success", "SUCCESS")}
+    # The task the kill stopped ran again, in a later try.
+    [dbt_build] = [row for row in rows if row[:2] == ("warehouse", "dbt_build")]
+    assert dbt_build.try_number >= 2
+    assert chain["restarted"] != chain["killed"]
+
+
+def test_the_marts_equal_the_same_day_run_without_celery(chain, deployment):
+    assert analytics(deployment["home"]) == analytics(deployment["standalone"])
+
+
+def test_no_partition_is_partial_or_doubled_after_the_kill(chain, deployment):
+    """Every curated partition of DS is whole (its files match its manifest) and each
+    landing table holds its manifest's rows for DS, once."""
+    from caravan import catalog
+
+    home = deployment["home"]
+    lake = Lake(f"file://{home / 'lake'}")
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        for dataset in catalog.CURATED:
+            manifest, _ = lake.published(Partition("curated", dataset.domain, dataset.name, DS))
+            [(rows,)] = con.execute(
+                f"select count(*) from landing.{dataset.domain}__{dataset.name} where ds = ?", [DS]
+            ).fetchall()
+            assert rows == manifest.rows, dataset.id
+    finally:
+        con.close()
