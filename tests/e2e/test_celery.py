@@ -250,7 +250,10 @@ def test_every_task_was_run_by_the_celery_worker(chain, deployment):
         ).fetchall()
     engine.dispose()
     assert len(rows) == 7 * 3 + 15 + 4  # 7 sources' 3 tasks, the transform's, the warehouse's
-    assert {(state, status) for _, _, state, _, status in rows} == {("success", "SUCCESS")}
+    assert {state for _, _, state, _, _ in rows} == {"success"}
+    # Each has its Celery task's row (the worker writes STARTED, then SUCCESS a moment after
+    # the task instance's own state: the last task may still show STARTED).
+    assert {status for *_, status in rows} <= {"STARTED", "SUCCESS"}
     # The task the kill stopped ran again, in a later try.
     [dbt_build] = [row for row in rows if row[:2] == ("warehouse", "dbt_build")]
     assert dbt_build.try_number >= 2
