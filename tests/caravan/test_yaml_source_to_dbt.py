@@ -11,8 +11,6 @@ the generated staging models; every value expected is worked out by hand below.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -24,6 +22,7 @@ import pytest
 
 from caravan.settings import Settings, environment
 from tests.dags.test_dag_integrity import environ, run_probe
+from tests.project_copy import caravan_environ, copy_project
 
 REPO = Path(__file__).resolve().parents[2]
 DS = "2026-11-01"
@@ -77,24 +76,11 @@ def built(tmp_path_factory) -> Path:
     copies loaded into a DuckDB warehouse and its staging models built; the home."""
     root = tmp_path_factory.mktemp("yaml_source")
     project, home, drop = root / "project", root / "home", root / "drop"
-    shutil.copytree(REPO / "dags", project / "dags")
-    shutil.copytree(
-        REPO / "dbt_project",
-        project / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
-    )
-    with (project / "dags" / "sources.yaml").open("a") as registry:
-        registry.write(REGISTRY_ENTRY)
+    copy_project(project, REGISTRY_ENTRY)
     drop.mkdir()
     (drop / f"orders_{DS}.csv").write_bytes(ORDERS_CSV.encode())
     (drop / f"events_{DS}.jsonl").write_text(EVENTS_JSONL)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
-    env.pop("AIRFLOW_HOME", None)
-    env.update(
-        CARAVAN_HOME=str(home),
-        CARAVAN_PROJECT_DIR=str(project),
-        AIRFLOW_CONN_EXPORTS_DEFAULT=json.dumps({"conn_type": "fs", "extra": {"path": str(drop)}}),
-    )
+    env = caravan_environ(home, project, {"exports_default": drop})
     caravan = str(Path(sys.executable).with_name("caravan"))
     for args in (["run", "--start", DS, "--dag", "ingest_exports"], ["dbt-source", "exports"]):
         result = subprocess.run(

@@ -711,19 +711,13 @@ def test_the_adding_a_source_page_runs_as_written(chain, tmp_path):
     P-17's one good row)."""
     import re
 
-    repo = Path(__file__).resolve().parents[2]
-    text = (repo / "docs" / "adding-a-source.md").read_text()
+    from tests.project_copy import REPO, caravan_environ, copy_project
+
+    text = (REPO / "docs" / "adding-a-source.md").read_text()
     page = text[text.index("## Worked example") : text.index("## Types and formats")]
     home, project, landing = tmp_path / "home", tmp_path / "project", tmp_path / "landing"
     shutil.copytree(chain, home, ignore=shutil.ignore_patterns("*.log"))
-    shutil.copytree(repo / "dags", project / "dags")
-    shutil.copytree(
-        repo / "dbt_project",
-        project / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
-    )
-    with (project / "dags" / "sources.yaml").open("a") as registry:
-        registry.write("\n" + page_blocks(page, "yaml")[0])
+    copy_project(project, page_blocks(page, "yaml")[0])
     landing.mkdir()
     (landing / "conversions_2026-11-01.csv").write_text(page_blocks(page, "csv")[0])
     # The dbt files the page shows with their path on the first line.
@@ -739,16 +733,8 @@ def test_the_adding_a_source_page_runs_as_written(chain, tmp_path):
         if line.startswith(".venv/bin/caravan ")
     ]
     assert [c[0] for c in commands] == ["run", "dbt-source", "run", "sql"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
-    env.pop("AIRFLOW_HOME", None)
-    env.update(
-        CARAVAN_HOME=str(home),
-        CARAVAN_PROJECT_DIR=str(project),
-        CARAVAN_SEED=str(SEED),
-        AIRFLOW_CONN_AFFILIATE_NETWORK_DEFAULT=json.dumps(
-            {"conn_type": "fs", "extra": {"path": str(landing)}}
-        ),
-    )
+    env = caravan_environ(home, project, {"affiliate_network_default": landing})
+    env["CARAVAN_SEED"] = str(SEED)
     caravan_bin = Path(sys.executable).with_name("caravan")
     outputs = []
     for args in commands:

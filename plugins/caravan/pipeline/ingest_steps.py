@@ -124,7 +124,10 @@ def publish(staged_xcoms: list[dict], run_id: str) -> dict:
     lake = Lake(get_settings().lake_url)
     rows = {}
     ds = None
+    specs: dict[str, SourceSpec] = {}  # the registry read once, not once an entity
     for staged in map(ingest.Staged.from_xcom, staged_xcoms):
+        if staged.source not in specs:
+            specs[staged.source] = source_spec(staged.source)
         manifest = ingest.publish(lake, staged, run_id)
         log.info(
             "published raw/%s/%s/ds=%s: %d rows, %d quarantined",
@@ -136,7 +139,7 @@ def publish(staged_xcoms: list[dict], run_id: str) -> dict:
         )
         rows[manifest.entity] = manifest.rows
         ds = manifest.ds
-        entity = source_spec(staged.source).entities[staged.entity]
+        entity = specs[staged.source].entities[staged.entity]
         if entity.landing:  # its typed copy, for the warehouse's landing schema
             typed = landing.write_typed(lake, staged.source, entity, staged.ds, run_id)
             log.info(

@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from caravan.lake import Lake, Partition
-from caravan.sources.landing import arrow_type, column_for
+from caravan.sources.landing import arrow_type, column_for, landing_fields
 from caravan.sources.registry import EntitySpec, SourceSpec
 
 # Parquet's types (as a typed partition's manifest names them) in dbt's portable words.
@@ -56,8 +56,10 @@ def sql_type(arrow: str) -> str:
 
 def registry_columns(entity: EntitySpec) -> list[Column]:
     """The columns the registry alone tells: its named fields, typed as declared."""
-    named = dict.fromkeys([*entity.primary_key, *entity.required, *entity.types])
-    return [Column(column_for(f), sql_type(str(arrow_type(entity.types.get(f)))), f) for f in named]
+    return [
+        Column(column, sql_type(str(arrow_type(entity.types.get(field)))), field)
+        for column, field in landing_fields(entity, []).items()  # the typed copy's own
+    ]
 
 
 def partition_columns(schema: dict[str, str]) -> list[Column]:
