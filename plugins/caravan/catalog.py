@@ -2,9 +2,10 @@
 
 - **raw**: one dataset per entity of the source registry (`dags/sources.yaml`), made by
   the source's `ingest_<source>` DAG;
-- **curated**: `CURATED` below, one entry per output of a Spark job in `spark_jobs/`, and
+- **curated**: `CURATED` below, one entry per output of a Spark job in `spark_jobs/`;
   the typed copy of each registry entity that declares `landing: true` (`landed`),
-  `curated/<source>/<entity>`, made by its ingest DAG;
+  `curated/<source>/<entity>`, made by its ingest DAG; and `ENRICHED`, the labels the
+  `enrich` DAG gives texts (caravan.enrichment);
 - **marts**: dbt's models under `models/marts`, read from dbt's manifest
   (`caravan.warehouse.manifest`).
 
@@ -137,12 +138,35 @@ CURATED: tuple[Dataset, ...] = (
 )
 
 
+# The `enrich` DAG's outputs: labels (sentiment, topics, language) of the texts in registry
+# entities' typed copies, one dataset per kind of text (caravan.enrichment.labels.KINDS).
+ENRICHMENT_DOMAIN = "enrichment"
+ENRICHED: tuple[Dataset, ...] = (
+    Dataset(
+        "curated",
+        ENRICHMENT_DOMAIN,
+        "review_labels",
+        producer="enrich",
+        key=("review_id",),
+        reads=("curated/shop_db/reviews",),
+    ),
+    Dataset(
+        "curated",
+        ENRICHMENT_DOMAIN,
+        "issue_labels",
+        producer="enrich",
+        key=("issue_number",),
+        reads=("curated/issue_tracker/issues",),
+    ),
+)
+
+
 def curated_dataset(domain: str, name: str) -> Dataset:
     """The curated dataset `domain/name`; a KeyError names it if the catalogue has none."""
-    for dataset in CURATED:
+    for dataset in (*CURATED, *ENRICHED):
         if (dataset.domain, dataset.name) == (domain, name):
             return dataset
-    raise KeyError(f"no curated dataset {domain}/{name} in caravan.catalog.CURATED")
+    raise KeyError(f"no curated dataset {domain}/{name} in caravan.catalog.CURATED or ENRICHED")
 
 
 def jobs() -> dict[str, tuple[Dataset, ...]]:
@@ -200,7 +224,7 @@ def landed(registry: dict[str, SourceSpec]) -> tuple[Dataset, ...]:
         for entity in source.entities.values()
         if entity.landing
     )
-    jobs_datasets = {dataset.id: dataset.producer for dataset in CURATED}
+    jobs_datasets = {dataset.id: dataset.producer for dataset in (*CURATED, *ENRICHED)}
     for dataset in found:
         if dataset.id in jobs_datasets:
             raise ValueError(
@@ -218,9 +242,16 @@ def registry(settings: Settings) -> dict[str, SourceSpec]:
     return load_registry_lenient(settings.dags_dir / "sources.yaml")[0]
 
 
+def enriched(settings: Settings) -> tuple[Dataset, ...]:
+    """The labels the `enrich` DAG makes here: those whose texts' typed copies the registry
+    lands (a registry without reviews or issues has nothing to label)."""
+    typed = {dataset.id for dataset in landed(registry(settings))}
+    return tuple(dataset for dataset in ENRICHED if set(dataset.reads) <= typed)
+
+
 def warehouse_loads(settings: Settings) -> tuple[Dataset, ...]:
     """What the warehouse loads into `landing` for a ds: every curated dataset."""
-    return (*CURATED, *landed(registry(settings)))
+    return (*CURATED, *landed(registry(settings)), *enriched(settings))
 
 
 def marts(settings: Settings) -> tuple[Dataset, ...]:

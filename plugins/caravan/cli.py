@@ -114,6 +114,29 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return print_query(get_settings(), args.query)
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    import json
+
+    import openai
+
+    from caravan.assistant.ask import answer_as_json, ask, format_answer
+
+    question = " ".join(args.question)
+    try:
+        answer = ask(question, get_settings())
+    except ValueError as error:  # an empty question
+        print(f"caravan ask: {error}", file=sys.stderr)
+        return 2
+    except openai.OpenAIError as error:
+        print(f"caravan ask: the language model failed: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(answer_as_json(answer), indent=2))
+    else:
+        print(format_answer(answer), end="")
+    return 0
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     from caravan import airflow_env
     from caravan.warehouse.dbt import generate_docs
@@ -251,6 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help=sql_help, description=sql_help)
     sql.add_argument("query", help="a single SELECT-like statement in DuckDB's SQL")
     sql.set_defaults(func=cmd_sql)
+
+    ask_help = (
+        "ask Marketing Jarvis about the numbers (governed metrics), the docs and the issues;"
+        " offline without OPENAI_API_KEY (docs/assistant.md)"
+    )
+    ask = commands.add_parser("ask", help=ask_help, description=ask_help)
+    ask.add_argument("question", nargs="+", help='e.g. "how do I add a source?"')
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(func=cmd_ask)
 
     quality = commands.add_parser(
         "quality",

@@ -7,3 +7,7 @@ CHANNELS = ("google_ads", "meta_ads", "email", "other", "direct")
 ATTRIBUTION_LOOKBACK_DAYS = 30
 # How long a visitor may be inactive before the next event starts a new session.
 SESSION_TIMEOUT_MINUTES = 30
+# What the `enrich` DAG says of a text (caravan.enrichment), and what the marts accept.
+SENTIMENTS = ("positive", "neutral", "negative")
+REVIEW_TOPICS = ("quality", "sizing", "shipping", "price", "customer_service")
+ISSUE_TOPICS = ("campaigns", "tracking", "data_quality", "attribution", "reporting")

@@ -17,12 +17,22 @@ second statement. Two independent walls stop those, so a gap in one is not a hol
 
 EXPLAIN is refused: sqlglot does not parse it (it becomes an opaque command whose
 inner query could not be checked), and EXPLAIN ANALYZE runs the query.
+
+`run_assistant_query` is the same gate narrowed for SQL a language model writes (the
+assistant's fallback and the metric path): on top of the above, exactly one SELECT (no
+DESCRIBE, SHOW, SUMMARIZE), every table one of the `analytics` schema's (or one the caller
+names, such as the tables MetricFlow's SQL reads), no table function, no function that
+reveals the system (version(), current_user, duckdb_*, pg_*, getvariable, ...), a LIMIT
+injected or lowered to a maximum, and a timeout that interrupts DuckDB. The tables are
+checked twice: on sqlglot's scopes (so a CTE's name is not mistaken for a table) and on
+the names DuckDB's own parser reports.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
 if TYPE_CHECKING:
     import duckdb
@@ -144,19 +155,63 @@ _READ_STATEMENTS = (exp.Describe, exp.Show, exp.Summarize)
 _ALLOWED = "only a single read of the warehouse is allowed"
 _COMMAND_FALLBACK = "Falling back to parsing as a 'Command'"
 
+# The assistant's narrower gate.
+ASSISTANT_SCHEMA = "analytics"
+ASSISTANT_MAX_ROWS = 200
+ASSISTANT_TIMEOUT_SECONDS = 10.0
+_ASSISTANT_ALLOWED = "only a single SELECT over the analytics schema's tables is allowed"
+# Functions (and bare keywords) that say something about the system rather than the data.
+_ASSISTANT_SYSTEM_FUNCTIONS = frozenset(
+    {
+        "version",
+        "current_database",
+        "current_catalog",
+        "current_schema",
+        "current_schemas",
+        "current_user",
+        "current_role",
+        "current_query",
+        "session_user",
+        "user",
+        "getvariable",
+        "txid_current",
+        "nextval",
+        "currval",
+        "setseed",
+        "col_description",
+        "obj_description",
+        "shobj_description",
+        "format_pg_type",
+        "format_type",
+        "sql_auto_complete",
+        "error",
+    }
+)
+_ASSISTANT_SYSTEM_PREFIXES = ("duckdb_", "pragma_", "pg_", "has_", "current_setting", "txid_")
+
 
 class QueryRefused(ValueError):
     """The SQL is not a single read of the warehouse; `reason` says what and why."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, allowed: str = _ALLOWED) -> None:
         self.reason = reason
-        super().__init__(f"refused: {reason}; {_ALLOWED}")
+        super().__init__(f"refused: {reason}; {allowed}")
+
+
+class QueryTimedOut(QueryRefused):
+    """The assistant's query ran past its time limit and was interrupted."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"it ran longer than {seconds:g} s and was interrupted", _ASSISTANT_ALLOWED
+        )
 
 
 @dataclass(frozen=True)
 class QueryResult:
     columns: list[str]
     rows: list[tuple]
+    sql: str | None = None  # the statement that ran, as checked (the assistant's gate sets it)
 
 
 def check_query(sql: str) -> str:
@@ -187,23 +242,183 @@ def connect_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
 
 def run_query(path: Path | str, sql: str, limit: int | None = None) -> QueryResult:
     """Check `sql`, then run it on the hardened connection; at most `limit` rows."""
-    import duckdb
-
     checked = check_query(sql)
     con = connect_read_only(path)
     try:
-        parsed = con.extract_statements(checked)
-        if len(parsed) != 1 or parsed[0].type != duckdb.StatementType.SELECT:
-            kinds = ", ".join(statement.type.name for statement in parsed)
-            raise QueryRefused(
-                f"DuckDB reads it as {len(parsed)} statement(s) ({kinds}), not one read"
-            )
+        _require_one_select(con, checked, _ALLOWED)
         cursor = con.execute(checked)
         columns = [column[0] for column in cursor.description]
         rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
     finally:
         con.close()
     return QueryResult(columns, rows)
+
+
+def check_assistant_query(
+    sql: str, allowed_tables: Iterable[str], max_rows: int = ASSISTANT_MAX_ROWS
+) -> str:
+    """The one SELECT in `sql`, its tables qualified and a LIMIT of at most `max_rows`.
+
+    `allowed_tables` are `schema.table` names (case does not matter). Raises QueryRefused
+    if `check_query` refuses the text or the narrower rules do."""
+    allowed = normalized_tables(allowed_tables)
+    try:
+        checked = check_query(sql)
+    except QueryRefused as refused:
+        raise QueryRefused(refused.reason, _ASSISTANT_ALLOWED) from None
+    statement = sqlglot.parse_one(checked, read="duckdb")
+    if isinstance(statement, exp.Subquery):  # `(select ...)`: the query inside
+        statement = statement.unnest()
+    if not isinstance(statement, exp.Select | exp.SetOperation):
+        raise QueryRefused(f"{statement.key.upper()} is not a SELECT", _ASSISTANT_ALLOWED)
+    for node in statement.walk():
+        reason = _assistant_node_reason(node)
+        if reason:
+            raise QueryRefused(reason, _ASSISTANT_ALLOWED)
+    _qualify_and_check_tables(statement, allowed)
+    _limit_rows(statement, max_rows)
+    return statement.sql(dialect="duckdb", comments=False)
+
+
+def run_assistant_query(
+    path: Path | str,
+    sql: str,
+    *,
+    extra_tables: Iterable[str] = (),
+    max_rows: int = ASSISTANT_MAX_ROWS,
+    timeout_seconds: float = ASSISTANT_TIMEOUT_SECONDS,
+) -> QueryResult:
+    """Run SQL a model wrote: `check_assistant_query` over the tables of `analytics` (and
+    `extra_tables`), DuckDB's parser asked again, at most `max_rows` rows, interrupted
+    after `timeout_seconds` (QueryTimedOut)."""
+    import duckdb
+
+    con = connect_read_only(path)
+    try:
+        allowed = analytics_tables(con) | normalized_tables(extra_tables)
+        checked = check_assistant_query(sql, allowed, max_rows)
+        _require_one_select(con, checked, _ASSISTANT_ALLOWED)
+        _require_tables_duckdb_sees_allowed(con, checked, allowed)
+        timer = threading.Timer(timeout_seconds, con.interrupt)
+        timer.start()
+        try:
+            cursor = con.execute(checked)
+            columns = [column[0] for column in cursor.description]
+            rows = cursor.fetchmany(max_rows)
+        except duckdb.InterruptException:
+            raise QueryTimedOut(timeout_seconds) from None
+        finally:
+            timer.cancel()
+    finally:
+        con.close()
+    return QueryResult(columns, rows, checked)
+
+
+def analytics_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The tables and views of the `analytics` schema, as `analytics.<name>`, lower case."""
+    names = con.execute(
+        "select table_name from information_schema.tables where lower(table_schema) = ?",
+        [ASSISTANT_SCHEMA],
+    ).fetchall()
+    return frozenset(f"{ASSISTANT_SCHEMA}.{name.lower()}" for (name,) in names)
+
+
+def normalized_tables(names: Iterable[str]) -> frozenset[str]:
+    """`schema.table` names in lower case; a name without its schema is refused."""
+    tables = set()
+    for name in names:
+        parts = name.strip().lower().split(".")
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"allowed table {name!r}: expected schema.table")
+        tables.add(".".join(parts))
+    return frozenset(tables)
+
+
+def _require_one_select(con: duckdb.DuckDBPyConnection, checked: str, allowed: str) -> None:
+    import duckdb
+
+    parsed = con.extract_statements(checked)
+    if len(parsed) != 1 or parsed[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(statement.type.name for statement in parsed)
+        raise QueryRefused(
+            f"DuckDB reads it as {len(parsed)} statement(s) ({kinds}), not one read", allowed
+        )
+
+
+def _assistant_node_reason(node: exp.Expr) -> str | None:
+    if isinstance(node, exp.Func):
+        for name in _function_names(node):
+            if name in _ASSISTANT_SYSTEM_FUNCTIONS or name.startswith(_ASSISTANT_SYSTEM_PREFIXES):
+                return f"{name} tells about the system, not the data"
+    # `select user`, `select current_role`: keywords sqlglot leaves as bare columns.
+    if isinstance(node, exp.Column) and not node.table:
+        name = node.name.lower()
+        if name in _ASSISTANT_SYSTEM_FUNCTIONS or name.startswith(_ASSISTANT_SYSTEM_PREFIXES):
+            return f"{name} tells about the system, not the data"
+    if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
+        return f"{node.this.sql(dialect='duckdb')} is a table function, not a table of analytics"
+    return None
+
+
+def _qualify_and_check_tables(statement: exp.Expr, allowed: frozenset[str]) -> None:
+    """Every table the query reads is allowed; `fct_orders` becomes `analytics.fct_orders`."""
+    try:
+        scopes = traverse_scope(statement)
+    except SqlglotError as error:
+        raise QueryRefused(f"its tables cannot be resolved ({error})", _ASSISTANT_ALLOWED) from None
+    real = {
+        id(source): source
+        for scope in scopes
+        for source in scope.sources.values()
+        if isinstance(source, exp.Table)
+    }
+    cte_references = {
+        id(table)
+        for scope in scopes
+        for table in scope.tables
+        if not table.db and isinstance(scope.sources.get(table.alias_or_name), Scope)
+    }
+    for table in statement.find_all(exp.Table):
+        if id(table) in cte_references and id(table) not in real:
+            continue
+        name = table.name.lower()
+        if not table.db and f"{ASSISTANT_SCHEMA}.{name}" in allowed:
+            table.set("db", exp.to_identifier(ASSISTANT_SCHEMA))
+        if table.catalog or f"{table.db.lower()}.{name}" not in allowed:
+            raise QueryRefused(
+                f"{table.sql(dialect='duckdb')} is not one of the analytics schema's tables",
+                _ASSISTANT_ALLOWED,
+            )
+
+
+def _require_tables_duckdb_sees_allowed(
+    con: duckdb.DuckDBPyConnection, checked: str, allowed: frozenset[str]
+) -> None:
+    for name in con.get_table_names(checked, qualified=True):
+        table = sqlglot.parse_one(f"select * from {name}", read="duckdb").find(exp.Table)
+        if (
+            table is None
+            or table.catalog
+            or f"{table.db.lower()}.{table.name.lower()}" not in allowed
+        ):
+            raise QueryRefused(
+                f"DuckDB reads {name}, which is not one of the analytics schema's tables",
+                _ASSISTANT_ALLOWED,
+            )
+
+
+def _limit_rows(statement: exp.Expr, max_rows: int) -> None:
+    """A LIMIT of at most `max_rows`: a smaller literal one is kept, any other replaced."""
+    limit = statement.args.get("limit")
+    if (
+        isinstance(limit, exp.Limit)
+        and isinstance(limit.expression, exp.Literal)
+        and limit.expression.is_int
+        and not limit.args.get("limit_options")
+        and int(limit.expression.name) <= max_rows
+    ):
+        return
+    statement.set("limit", exp.Limit(expression=exp.Literal.number(max_rows)))
 
 
 def _parse(sql: str) -> list[exp.Expr]:

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# After the ingest DAGs (one per registry entry), in the order the Assets chain them.
-DOWNSTREAM = ("transform", "warehouse")
+# After the ingest DAGs (one per registry entry), in the order the Assets chain them:
+# `enrich` reads only typed copies, so it runs beside `transform`, before `warehouse`.
+DOWNSTREAM = ("enrich", "transform", "warehouse")
 # Tokens the simulator's APIs accept (it checks only that one is sent).
 SIMULATOR_TOKEN = "simulator-access-token"
 
@@ -87,11 +88,14 @@ def window(start: str, days: int) -> list[str]:
 
 
 def chain(settings: Settings) -> tuple[str, ...]:
-    """Every source's ingest DAG, then the downstream DAGs."""
+    """Every source's ingest DAG, then the downstream DAGs (`enrich` only when the registry
+    lands texts to label)."""
+    from caravan.catalog import enriched
     from caravan.sources.registry import load_registry
 
     sources = load_registry(settings.dags_dir / "sources.yaml")
-    return (*(f"ingest_{name}" for name in sources), *DOWNSTREAM)
+    downstream = [dag_id for dag_id in DOWNSTREAM if dag_id != "enrich" or enriched(settings)]
+    return (*(f"ingest_{name}" for name in sources), *downstream)
 
 
 def connection_variable(conn_id: str) -> str:
@@ -122,6 +126,8 @@ def airflow_connection(conn_id: str, spec: dict):
 
 def simulator_connection_specs(simulator: RunningSimulator) -> dict[str, dict]:
     """Each source's connection (conn_type, host, password, extra) to the simulator."""
+    from caravan.simulator.issue_tracker_api import OWNER as ISSUE_TRACKER_OWNER
+    from caravan.simulator.issue_tracker_api import REPO as ISSUE_TRACKER_REPO
     from caravan.simulator.meta_ads_api import API_VERSION as META_API_VERSION
 
     world = simulator.world
@@ -156,6 +162,13 @@ def simulator_connection_specs(simulator: RunningSimulator) -> dict[str, dict]:
         },
         "sales_ops_default": {"conn_type": "fs", "extra": {"path": str(simulator.sales_ops_dir)}},
         "fx_rates_default": {"conn_type": "fs", "extra": {"path": str(simulator.fx_rates_dir)}},
+        "issue_tracker_default": {
+            "conn_type": "http",
+            "host": simulator.issue_tracker_url,
+            "password": SIMULATOR_TOKEN,
+            "extra": {"owner": ISSUE_TRACKER_OWNER, "repo": ISSUE_TRACKER_REPO},
+        },
+        "docs_default": {"conn_type": "fs", "extra": {"path": str(simulator.docs_dir)}},
     }
 
 

@@ -54,6 +54,17 @@ class Settings:
     # URL; unset: SQLite under CARAVAN_HOME) and Celery's broker (unset: no Celery).
     airflow_db_url: str | None = None
     celery_broker_url: str | None = None
+    # The language model (docs/assistant.md): unset OPENAI_API_KEY means offline mode.
+    # The chat model labels text and drives `caravan ask`; an embedding model, if set,
+    # adds dense retrieval to BM25. The budget caps one enrichment run's tokens.
+    openai_model: str = "gpt-4o-mini"
+    openai_embedding_model: str | None = None
+    enrich_token_budget: int = 200_000
+
+    @property
+    def language_model(self) -> str | None:
+        """The chat model in use, or None offline (no API key)."""
+        return self.openai_model if self.openai_api_key else None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +96,9 @@ class Settings:
             log_server_port=int(env.get("CARAVAN_LOG_SERVER_PORT") or 8793),
             airflow_db_url=env.get("CARAVAN_AIRFLOW_DB_URL") or None,
             celery_broker_url=env.get("CARAVAN_CELERY_BROKER_URL") or None,
+            openai_model=env.get("CARAVAN_OPENAI_MODEL") or "gpt-4o-mini",
+            openai_embedding_model=env.get("CARAVAN_OPENAI_EMBEDDING_MODEL") or None,
+            enrich_token_budget=int(env.get("CARAVAN_ENRICH_TOKEN_BUDGET") or 200_000),
         )
 
     @property

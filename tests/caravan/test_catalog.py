@@ -89,9 +89,13 @@ MART_KEYS = {
     "dim_products": ("product_id",),
     "fct_ad_spend_daily": ("spend_date", "platform", "campaign_id"),
     "fct_orders": ("order_id",),
+    "fct_reviews": ("review_id",),
     "mart_customer_ltv": ("cohort_month",),
     "mart_funnel_daily": ("session_date", "channel"),
+    "mart_issues_weekly": ("week_start", "label"),
+    "mart_knowledge_chunks": ("chunk_id",),
     "mart_marketing_roi": ("report_date", "channel", "campaign_id", "attribution_model"),
+    "mart_review_sentiment_daily": ("review_date", "product_id"),
     "mart_sales_daily": ("order_date", "category", "region"),
 }
 
@@ -165,12 +169,19 @@ def test_caravan_catalog_lists_a_zones_datasets(capsys):
     assert main(["catalog", "--zone", "curated"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["dataset", "producer", "key", "reads"]
-    assert len(lines) == 1 + 10  # the header and the ten curated datasets
-    assert lines[-1].split(maxsplit=2)[:2] == [
-        "curated/marketing/order_attribution",
-        "attribute_orders",
+    # The header, the Spark jobs' ten curated datasets, then the registry's landed ones
+    # (dags/sources.yaml: shop_db.reviews, issue_tracker's issues and comments, docs'
+    # chunks) and whatever other producers add after them.
+    named = [line.split(maxsplit=2)[:2] for line in lines[1:]]
+    assert len(named) >= 10 + 4
+    assert named[9] == ["curated/marketing/order_attribution", "attribute_orders"]
+    assert named[10:14] == [
+        ["curated/shop_db/reviews", "ingest_shop_db"],
+        ["curated/issue_tracker/issues", "ingest_issue_tracker"],
+        ["curated/issue_tracker/comments", "ingest_issue_tracker"],
+        ["curated/docs/chunks", "ingest_docs"],
     ]
-    assert lines[-1].endswith(
+    assert lines[10].endswith(
         "order_id, attribution_model, session_id  "
         "curated/sales/orders, curated/web/sessions, curated/customers/identity_map"
     )
@@ -212,8 +223,16 @@ def test_a_landing_entity_is_a_curated_dataset_the_warehouse_loads(tmp_path):
         ("refund_id",),
         ("raw/partner/refunds",),
     )
-    # The repository's registry declares none: the warehouse loads the jobs' outputs.
-    assert catalog.warehouse_loads(get_settings()) == catalog.CURATED
+    # The repository's registry lands its text sources: the warehouse loads them after
+    # the jobs' outputs.
+    loads = catalog.warehouse_loads(get_settings())
+    assert loads[: len(catalog.CURATED)] == catalog.CURATED
+    assert [d.id for d in loads if d.producer.startswith("ingest_")] == [
+        "curated/shop_db/reviews",
+        "curated/issue_tracker/issues",
+        "curated/issue_tracker/comments",
+        "curated/docs/chunks",
+    ]
 
 
 def test_a_landing_entity_may_not_take_a_jobs_dataset_and_its_table(tmp_path):

@@ -220,4 +220,17 @@ def test_the_warehouse_dag_waits_for_the_typed_copies_the_ingest_dag_emits(built
     typed = ["caravan.curated.exports/orders", "caravan.curated.exports/events"]
     assert found["publish_outlets"] == ["caravan.raw.exports", *typed]
     assert set(typed) <= set(found["warehouse_waits_for"])
-    assert len(found["warehouse_waits_for"]) == 12  # the 10 jobs' datasets and these two
+    # The 10 jobs' datasets, these two, the repository's own landed text sources
+    # (shop_db.reviews, issue_tracker's issues and comments, docs' chunks) and the labels
+    # made from them.
+    text = [
+        "caravan.curated.shop_db/reviews",
+        "caravan.curated.issue_tracker/issues",
+        "caravan.curated.issue_tracker/comments",
+        "caravan.curated.docs/chunks",
+    ]
+    assert set(text) <= set(found["warehouse_waits_for"])
+    labels = [
+        w for w in found["warehouse_waits_for"] if w.startswith("caravan.curated.enrichment/")
+    ]
+    assert len(found["warehouse_waits_for"]) == 12 + len(text) + len(labels)

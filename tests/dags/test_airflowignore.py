@@ -54,8 +54,8 @@ PROBE = textwrap.dedent(
 
 # The files Airflow must parse (registry_errors.py defines no DAG: its import error is how
 # a bad registry entry shows), and those that define the DAGs.
-PARSED_FILES = ["ingest.py", "registry_errors.py", "transform.py", "warehouse.py"]
-DAG_FILES = ["ingest.py", "transform.py", "warehouse.py"]
+PARSED_FILES = ["enrich.py", "ingest.py", "registry_errors.py", "transform.py", "warehouse.py"]
+DAG_FILES = ["enrich.py", "ingest.py", "transform.py", "warehouse.py"]
 
 
 def stray(name: str) -> str:

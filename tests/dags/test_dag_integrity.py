@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 VENV_BIN = Path(sys.executable).parent
 HEAVY = ("pandas", "pyspark", "great_expectations", "duckdb", "dlt")
-DAG_FILES = ("ingest.py", "transform.py", "warehouse.py")
+DAG_FILES = ("enrich.py", "ingest.py", "transform.py", "warehouse.py")
 # A guard against work at parse time (I/O, a dbt parse, a heavy import), not a speed
 # measure: a file parses in well under a second on an idle machine, and a busy 2-core CI
 # machine must not fail it. Airflow's own limit (core.dagbag_import_timeout) is 30 s.
@@ -127,9 +127,12 @@ def test_the_dag_folder_imports_without_errors(parsed):
 
 def test_the_dag_ids_are_exactly_the_designed_ones(parsed):
     assert sorted(parsed["dags"]) == [
+        "enrich",
         "ingest_crm",
+        "ingest_docs",
         "ingest_fx_rates",
         "ingest_google_ads",
+        "ingest_issue_tracker",
         "ingest_meta_ads",
         "ingest_sales_ops",
         "ingest_shop_db",
@@ -152,8 +155,11 @@ def test_one_dag_per_file_named_for_it_except_the_ingest_factory(parsed):
                 "shop_db",
                 "sales_ops",
                 "fx_rates",
+                "issue_tracker",
+                "docs",
             )  # fmt: skip
         },
+        "enrich": "enrich.py",
         "transform": "transform.py",
         "warehouse": "warehouse.py",
     }
@@ -173,19 +179,45 @@ def test_every_task_retries_at_least_twice_with_backoff_and_a_timeout(parsed):
         for dag_id, info in parsed["dags"].items()
         for task_id, task in info["tasks"].items()
     }
-    assert len(tasks) == 7 * 3 + 5 * 3 + 4  # ingest, transform, warehouse
+    assert len(tasks) == 9 * 3 + 2 * 3 + 5 * 3 + 4  # ingest, enrich, transform, warehouse
     assert {name for name, task in tasks.items() if task["retries"] < 2} == set()
     assert {name for name, task in tasks.items() if not task["backoff"]} == set()
     assert {name for name, task in tasks.items() if task["timeout"] is None} == set()
 
 
+# The entities dags/sources.yaml declares `landing: true`, by source.
+LANDED = {
+    "shop_db": ("reviews",),
+    "issue_tracker": ("issues", "comments"),
+    "docs": ("chunks",),
+}
+
+
 def test_each_ingest_dag_extracts_gates_and_publishes_its_source_whole(parsed):
-    for source in ("google_ads", "meta_ads", "crm", "web_analytics", "shop_db", "sales_ops"):
+    for source in (
+        "google_ads", "meta_ads", "crm", "web_analytics", "shop_db", "sales_ops",
+        "issue_tracker", "docs",
+    ):  # fmt: skip
         tasks = parsed["dags"][f"ingest_{source}"]["tasks"]
         assert sorted(tasks) == ["extract", "gate", "publish"], source
         # Only the gate writes the warehouse (its results); publish announces the Asset.
         assert tasks["gate"]["pool"] == WAREHOUSE_POOL
-        assert tasks["publish"]["outlets"] == [f"caravan.raw.{source}"]
+        # ... and the typed copies of its `landing` entities, for the warehouse.
+        landed = [f"caravan.curated.{source}/{entity}" for entity in LANDED.get(source, ())]
+        assert tasks["publish"]["outlets"] == [f"caravan.raw.{source}", *landed]
+
+
+def test_the_enrich_dag_labels_gates_and_publishes_each_kind_of_text(parsed):
+    tasks = parsed["dags"]["enrich"]["tasks"]
+    assert sorted(tasks) == sorted(
+        f"{step}_{labels}"
+        for labels in ("issue_labels", "review_labels")
+        for step in ("label", "gate", "publish")
+    )
+    # The gate records its results in the warehouse; publish announces the labels' Asset.
+    assert tasks["gate_review_labels"]["pool"] == WAREHOUSE_POOL
+    assert tasks["publish_review_labels"]["outlets"] == ["caravan.curated.enrichment/review_labels"]
+    assert tasks["publish_issue_labels"]["outlets"] == ["caravan.curated.enrichment/issue_labels"]
 
 
 def test_the_warehouse_dag_loads_builds_gates_and_publishes_through_the_one_slot_pool(parsed):

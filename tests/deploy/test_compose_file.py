@@ -254,7 +254,7 @@ def test_every_variable_it_uses_and_every_connection_is_in_env_example():
         defaults.alert_slack_conn_id,
         defaults.alert_smtp_conn_id,
     }
-    assert len(conn_ids) == 10
+    assert len(conn_ids) == 12
     assert {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in conn_ids} <= set(listed)
 
 

@@ -25,6 +25,7 @@ import requests
 import sqlalchemy
 
 from caravan.lake import Lake, Partition
+from caravan.settings import get_settings
 from caravan.sources.registry import load_registry
 
 pytestmark = pytest.mark.e2e
@@ -231,7 +232,7 @@ def chain(deployment):
 def test_the_chain_runs_through_the_rest_api_and_succeeds(chain, deployment):
     api = deployment["api"]
     assert chain["warehouse"]["state"] == "success"
-    for dag_id in [*(f"ingest_{s}" for s in SOURCES), "transform", "warehouse"]:
+    for dag_id in [*(f"ingest_{s}" for s in SOURCES), "enrich", "transform", "warehouse"]:
         assert api.run_of(dag_id)["state"] == "success", dag_id
 
 
@@ -249,7 +250,9 @@ def test_every_task_was_run_by_the_celery_worker(chain, deployment):
             )
         ).fetchall()
     engine.dispose()
-    assert len(rows) == 7 * 3 + 15 + 4  # 7 sources' 3 tasks, the transform's, the warehouse's
+    # Each source's 3 tasks, the enrich DAG's 3 per kind of text, the transform's 15 and
+    # the warehouse's 4.
+    assert len(rows) == len(SOURCES) * 3 + 2 * 3 + 15 + 4
     assert {state for _, _, state, _, _ in rows} == {"success"}
     # Each has its Celery task's row (the worker writes STARTED, then SUCCESS a moment after
     # the task instance's own state: the last task may still show STARTED).
@@ -273,7 +276,7 @@ def test_no_partition_is_partial_or_doubled_after_the_kill(chain, deployment):
     lake = Lake(f"file://{home / 'lake'}")
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        for dataset in catalog.CURATED:
+        for dataset in catalog.warehouse_loads(get_settings()):
             manifest, _ = lake.published(Partition("curated", dataset.domain, dataset.name, DS))
             [(rows,)] = con.execute(
                 f"select count(*) from landing.{dataset.domain}__{dataset.name} where ds = ?", [DS]

@@ -15,7 +15,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from datetime import date
+from collections import Counter
+from datetime import UTC, date
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 
 from caravan.simulator.files import sales_ops_messages, web_events
 from caravan.simulator.shop_db import customers_for
+from caravan.simulator.text import tracker_issues
 from caravan.simulator.world import (
     REVENUE_STATUSES,
     World,
@@ -93,8 +95,9 @@ def truth():
 
 def test_demo_shows_progress_and_the_marts(chain, truth):
     out = (chain / "demo.out").read_text()
-    # Every ingest DAG and the warehouse per day; the transform once, a range run.
-    dag_runs = (len(REGISTRY) + 1) * len(DAYS) + 1
+    # Every ingest DAG, the enrich DAG and the warehouse per day; the transform once, a
+    # range run.
+    dag_runs = (len(REGISTRY) + 2) * len(DAYS) + 1
     assert out.count(" ok ") == dag_runs  # a progress line per DAG run
     assert f"{DAYS[0]}..{DAYS[-1]}  transform" in out
     assert f"[ {dag_runs}/{dag_runs}] 2026-11-02  warehouse" in out
@@ -117,7 +120,7 @@ def test_the_dags_are_parsed_and_written_to_airflow_once_for_the_whole_chain(cha
         (first_end,) = db.execute("select min(end_date) from dag_run").fetchone()
     finally:
         db.close()
-    dag_ids = {*(f"ingest_{name}" for name in REGISTRY), "transform", "warehouse"}
+    dag_ids = {*(f"ingest_{name}" for name in REGISTRY), "enrich", "transform", "warehouse"}
     assert set(parsed) == set(versions) == dag_ids
     assert max(parsed.values()) < first_end  # the same text format: compared as text
     assert set(versions.values()) == {1}
@@ -280,11 +283,20 @@ def test_caravan_quality_shows_every_stage_and_source_passing(chain):
     entities = {("raw", s.name, e) for s in REGISTRY.values() for e in s.entities}
     assert entities <= set(latest)
     assert {source for stage, source, _ in latest if stage == "curated"} == {
-        "customers", "marketing", "sales", "web"
+        "customers", "marketing", "sales", "web", "enrichment"
     }  # fmt: skip
     assert {entity for stage, _, entity in latest if stage == "marts"} == set(MARTS)
+    # Only an entity whose registry entry makes schema drift a warning may pass with one
+    # (the tracker's issues: a day without a closed issue has no `closed_at` value).
+    drift_warns = {
+        ("raw", s.name, name)
+        for s in REGISTRY.values()
+        for name, entity in s.entities.items()
+        if entity.schema_drift == "warn"
+    }
     for key, (ds, _checks, errors, warnings, status, _run) in latest.items():
-        assert (ds, errors, warnings, status) == (str(DAYS[-1]), "0", "0", "PASS"), key
+        assert (ds, errors) == (str(DAYS[-1]), "0"), key
+        assert (warnings, status) == ("0", "PASS") or key in drift_warns, key
     index = chain / "data_docs" / "index.html"
     assert f"Data Docs: {index.as_uri()}" in result.stdout
     assert "marts.marts.fct_orders" in index.read_text()  # the latest runs are listed
@@ -493,6 +505,10 @@ MARTS = [
     "mart_sales_daily",
     "mart_funnel_daily",
     "mart_customer_ltv",
+    "fct_reviews",
+    "mart_review_sentiment_daily",
+    "mart_issues_weekly",
+    "mart_knowledge_chunks",
 ]
 ATTRIBUTION_MODELS = ["first_touch", "last_touch", "linear", "time_decay", "position_based"]
 
@@ -507,6 +523,56 @@ def revenue_orders(world: World) -> list:
 def test_every_mart_is_in_analytics_with_rows(chain):
     for mart in MARTS:
         assert query(chain, f"select count(*) > 0 from analytics.{mart}") == [(True,)], mart
+
+
+def test_the_reviews_reach_their_marts_each_labelled_offline(chain):
+    """Every review the shop's customers wrote in the window is in `fct_reviews` with its
+    rating, labelled by the offline classifier (no key here); the daily mart counts them
+    by the day the simulator says each was written."""
+    reviews = [review for day in DAYS for review in World(seed=SEED).reviews_on(day)]
+    rows = query(
+        chain, "select review_id, rating, labelled_by, is_labelled from analytics.fct_reviews"
+    )
+    assert sorted(row[:2] for row in rows) == sorted((str(r.review_id), r.rating) for r in reviews)
+    assert {row[2:] for row in rows} == {("offline", True)}
+    written = Counter(review.created_at.astimezone(UTC).date() for review in reviews)
+    daily = "select review_date, sum(reviews) from analytics.mart_review_sentiment_daily group by 1"
+    assert dict(query(chain, daily)) == written
+
+
+def test_the_issues_reach_the_weekly_mart_and_the_knowledge_chunks(chain):
+    """The tracker's issues as it held them at the window's end: each a knowledge chunk
+    citing `issue #<n>`, and each counted once per label (or as `unlabelled`) in the week
+    it was opened."""
+    issues = tracker_issues(World(seed=SEED), DAYS)
+    cited = "select ref from analytics.mart_knowledge_chunks where kind = 'issue'"
+    assert sorted(ref for (ref,) in query(chain, cited)) == sorted(
+        f"issue #{issue.number}" for issue in issues
+    )
+    opened = Counter(label for issue in issues for label in issue.labels or ["unlabelled"])
+    weekly = "select label, sum(issues_opened) from analytics.mart_issues_weekly group by 1"
+    assert {label: n for label, n in query(chain, weekly) if n} == opened
+
+
+def test_caravan_ask_answers_from_the_marts_and_cites_the_docs_offline(chain):
+    """The issue's two questions, offline: the numbers are the mart's, summed here in SQL
+    over the 7 days ending on the latest day loaded, and the docs answer cites the page."""
+    result = caravan(chain, "ask", "what was net revenue by channel last week under last touch?")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.startswith("[offline]") and "attributed_revenue" in out
+    expected = query(
+        chain,
+        "select channel, sum(attributed_revenue) from analytics.mart_marketing_roi"
+        " where attribution_model = 'last_touch' and report_date between"
+        f" date '{DAYS[-1]}' - 6 and date '{DAYS[-1]}' group by 1",
+    )
+    for channel, revenue in expected:
+        assert any(line.split() == [channel, str(revenue)] for line in out.splitlines()), channel
+
+    result = caravan(chain, "ask", "how do I add a source?")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "docs/adding-a-source.md" in result.stdout.split("Sources:")[1]
 
 
 def test_every_attribution_model_credits_all_the_revenue(chain, truth):

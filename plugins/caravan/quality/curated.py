@@ -9,7 +9,14 @@ from __future__ import annotations
 import great_expectations.expectations as gxe
 
 from caravan.catalog import Dataset, curated_dataset
-from caravan.contracts import ATTRIBUTION_LOOKBACK_DAYS, ATTRIBUTION_MODELS, CHANNELS
+from caravan.contracts import (
+    ATTRIBUTION_LOOKBACK_DAYS,
+    ATTRIBUTION_MODELS,
+    CHANNELS,
+    ISSUE_TOPICS,
+    REVIEW_TOPICS,
+    SENTIMENTS,
+)
 from caravan.quality.checks import Check, zero_gap
 from caravan.quality.suites import Suite
 
@@ -329,6 +336,30 @@ _CHECKED: tuple[Suite, ...] = (
                 )
             ),
         ],
+    ),
+    *(
+        _suite(
+            "enrichment",
+            labels,
+            projection="*, cast(source_ds as timestamp) as source_day_start",
+            checks=lambda ds, key=key, topics=topics: [
+                *not_null(key, "sentiment", "language", "labelled_by", "prompt_version"),
+                Check(gxe.ExpectColumnValuesToBeUnique(column=key)),
+                Check(gxe.ExpectColumnValuesToBeInSet(column="sentiment", value_set=SENTIMENTS)),
+                Check(gxe.ExpectColumnValuesToBeInSet(column="primary_topic", value_set=topics)),
+                Check(gxe.ExpectColumnValuesToMatchRegex(column="language", regex="^[a-z]{2}$")),
+                # Texts of ds, or of an earlier day that a run's budget left for later.
+                Check(
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column="source_day_start", max_value=f"{ds}T00:00:00"
+                    )
+                ),
+            ],
+        )
+        for labels, key, topics in (
+            ("review_labels", "review_id", list(REVIEW_TOPICS)),
+            ("issue_labels", "issue_number", list(ISSUE_TOPICS)),
+        )
     ),
 )
 SUITES: dict[tuple[str, str], Suite] = {(s.source, s.entity): s for s in _CHECKED}

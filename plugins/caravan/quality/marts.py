@@ -31,6 +31,8 @@ from caravan.quality.suites import Suite
 ORDERS_LOADED_THROUGH = "(select max(ds) from marts.fct_orders)"
 SPEND_LOADED_THROUGH = "(select max(ds) from marts.fct_ad_spend_daily)"
 SESSIONS_LOADED_THROUGH = "(select max(ds) from landing.web__sessions)"
+REVIEWS_LOADED_THROUGH = "(select max(ds) from landing.shop_db__reviews)"
+ISSUES_LOADED_THROUGH = "(select max(ds) from landing.issue_tracker__issues)"
 
 
 def not_after(later: str, earlier: str) -> Check:
@@ -150,6 +152,30 @@ SUITES: dict[tuple[str, str], Suite] = {
             fresh("as_of_day", ds),
         ],
     ),
+    # The text marts may be empty on a quiet day (no review, no issue changed yet); what
+    # they hold is never dated after the texts loaded. The docs are always there.
+    ("marts", "fct_reviews"): _mart_suite(
+        "fct_reviews",
+        f"review_id, review_date::varchar as review_day, {REVIEWS_LOADED_THROUGH}::varchar"
+        " as loaded_through",
+        ["review_id"],
+        lambda ds: [not_after("loaded_through", "review_day")],
+    ),
+    ("marts", "mart_review_sentiment_daily"): _mart_suite(
+        "mart_review_sentiment_daily",
+        "review_date::varchar as review_day, product_id,"
+        f" {REVIEWS_LOADED_THROUGH}::varchar as loaded_through",
+        ["review_day", "product_id"],
+        lambda ds: [not_after("loaded_through", "review_day")],
+    ),
+    ("marts", "mart_issues_weekly"): _mart_suite(
+        "mart_issues_weekly",
+        "week_start::varchar as week_day, label,"
+        f" {ISSUES_LOADED_THROUGH}::varchar as loaded_through",
+        ["week_day", "label"],
+        lambda ds: [not_after("loaded_through", "week_day")],
+    ),
+    ("marts", "mart_knowledge_chunks"): _rows_only("mart_knowledge_chunks", "chunk_id"),
 }
 
 

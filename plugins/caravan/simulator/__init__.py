@@ -1,9 +1,9 @@
 """The built-in simulator of the company's systems (DESIGN: "The company the demo simulates").
 
 `running_simulator` is what a demo or an end-to-end test uses: it writes the
-shop database and the file drops (web analytics, sales ops) under
-`$CARAVAN_HOME/sources/`, and starts the Google Ads, Meta and CRM APIs in one
-subprocess, so that Airflow's task processes (not only the parent) can reach them.
+shop database and the file drops (web analytics, sales ops, FX rates, the project's docs)
+under `$CARAVAN_HOME/sources/`, and starts the Google Ads, Meta, CRM and issue tracker
+APIs in one subprocess, so that Airflow's task processes (not only the parent) can reach them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from pathlib import Path
 
 from caravan.settings import Settings
 from caravan.simulator.faults import NO_FAULTS, Faults
-from caravan.simulator.files import write_fx_rates, write_sales_ops, write_web_analytics
+from caravan.simulator.files import (
+    PROJECT_DIR,
+    write_docs,
+    write_fx_rates,
+    write_sales_ops,
+    write_web_analytics,
+)
 from caravan.simulator.shop_db import write_shop_db
 from caravan.simulator.world import World
 
@@ -32,8 +38,8 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 _URL_PREFIX = "listening on "
 # The order `serve` prints its URLs in: Google Ads first and unnamed, as it always was.
-_SERVERS = ("google_ads", "meta_ads", "crm")
-LANDING_SOURCES = ("web_analytics", "sales_ops", "fx_rates")
+_SERVERS = ("google_ads", "meta_ads", "crm", "issue_tracker")
+LANDING_SOURCES = ("web_analytics", "sales_ops", "fx_rates", "docs")
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class RunningSimulator:
     web_analytics_dir: Path  # events_YYYYMMDD.ndjson per day
     sales_ops_dir: Path  # YYYY-MM-DD/{sales,shipping,accounting}.jsonl per day
     fx_rates_dir: Path  # rates_YYYY-MM-DD.csv per day (with the last days' rates)
+    issue_tracker_url: str  # GitHub-shaped: /repos/{owner}/{repo}/issues[/comments]
+    docs_dir: Path  # docs_YYYY-MM-DD.jsonl per day (the project's doc chunks that day)
 
 
 def _read_urls(process: subprocess.Popen[str], timeout: float, log_path: Path) -> dict[str, str]:
@@ -98,14 +106,20 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 def write_file_drops(
-    landing: Path, world: World, days: list[date], malformed_rate: float = 0.0
+    landing: Path,
+    world: World,
+    days: list[date],
+    malformed_rate: float = 0.0,
+    project_dir: Path = PROJECT_DIR,
 ) -> dict[str, Path]:
-    """Drop each day's web analytics export and sales-ops messages under `landing/<source>/`."""
+    """Drop each day's web analytics export, sales-ops messages, FX rates and the docs'
+    export under `landing/<source>/`."""
     folders = {source: landing / source for source in LANDING_SOURCES}
     for day in days:
         write_web_analytics(folders["web_analytics"], world, day, malformed_rate)
         write_sales_ops(folders["sales_ops"], world, day, malformed_rate)
         write_fx_rates(folders["fx_rates"], world, day)
+        write_docs(folders["docs"], day, project_dir)
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     return folders
@@ -124,7 +138,13 @@ def running_simulator(
     settings.sources_dir.mkdir(parents=True, exist_ok=True)
     shop_db_url = f"sqlite:///{settings.sources_dir / 'shop.db'}"
     write_shop_db(shop_db_url, world, days)
-    folders = write_file_drops(settings.sources_dir / "landing", world, days, faults.malformed_rate)
+    folders = write_file_drops(
+        settings.sources_dir / "landing",
+        world,
+        days,
+        faults.malformed_rate,
+        settings.project_dir,
+    )
 
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.logs_dir / "simulator.log"
@@ -140,7 +160,7 @@ def running_simulator(
         plant = faults.plant
         command += ["--plant", plant.kind, "--plant-from", plant.first_day.isoformat(),
                     "--plant-share", str(plant.share)]  # fmt: skip
-    if days:  # the CRM holds the contacts and deals of these days
+    if days:  # the CRM and the issue tracker hold these days' records
         command += ["--first-day", min(days).isoformat(), "--last-day", max(days).isoformat()]
     # Logs go to a file: a pipe nobody drains would fill up and stall the server.
     with log_path.open("a") as log_file:
@@ -159,6 +179,8 @@ def running_simulator(
             web_analytics_dir=folders["web_analytics"],
             sales_ops_dir=folders["sales_ops"],
             fx_rates_dir=folders["fx_rates"],
+            issue_tracker_url=urls["issue_tracker"],
+            docs_dir=folders["docs"],
         )
     finally:
         _stop(process)

@@ -1,8 +1,10 @@
-"""`python -m caravan.simulator serve`: run the Google Ads, Meta and CRM APIs until SIGTERM/SIGINT.
+"""`python -m caravan.simulator serve`: run the Google Ads, Meta, CRM and issue tracker APIs
+until SIGTERM/SIGINT.
 
 Each API listens on its own port. The first line on stdout is
 `listening on http://<host>:<port>` (Google Ads, flushed), then
-`meta_ads listening on …` and `crm listening on …`, so a parent process can
+`meta_ads listening on …`, `crm listening on …` and `issue_tracker listening on …`,
+so a parent process can
 start this with port 0 and read where each one listens. With `--parent-pid`, it
 also stops when that process ends, however it ends (a SIGKILLed `caravan run`).
 """
@@ -20,7 +22,7 @@ import time
 from datetime import date, timedelta
 from types import FrameType
 
-from caravan.simulator import crm_api, google_ads_api, meta_ads_api
+from caravan.simulator import crm_api, google_ads_api, issue_tracker_api, meta_ads_api
 from caravan.simulator.faults import PLANT_SHARE, PLANTED_CLASSES, Faults, Plant
 from caravan.simulator.http_base import SimulatorServer
 from caravan.simulator.world import World
@@ -32,16 +34,23 @@ PARENT_POLL_SECONDS = 1.0
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m caravan.simulator")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the Google Ads, Meta and CRM APIs")
+    serve = commands.add_parser(
+        "serve", help="serve the Google Ads, Meta, CRM and issue tracker APIs"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="Google Ads; 0 picks a free port")
     serve.add_argument("--meta-port", type=int, default=0)
     serve.add_argument("--crm-port", type=int, default=0)
+    serve.add_argument("--issue-tracker-port", type=int, default=0)
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--scale", type=float, default=1.0)
     serve.add_argument("--page-size", type=int, default=50, help="Google Ads rows per page")
-    serve.add_argument("--first-day", type=date.fromisoformat, help="the CRM's first day")
-    serve.add_argument("--last-day", type=date.fromisoformat, help="the CRM's last day")
+    serve.add_argument(
+        "--first-day", type=date.fromisoformat, help="the CRM's and issue tracker's first day"
+    )
+    serve.add_argument(
+        "--last-day", type=date.fromisoformat, help="the CRM's and issue tracker's last day"
+    )
     serve.add_argument("--fault-rate", type=float, default=0.0, help="share of 429/500/503")
     serve.add_argument("--slow-seconds", type=float, default=0.0, help="delay per response")
     serve.add_argument("--malformed-rate", type=float, default=0.0, help="share of bad records")
@@ -128,6 +137,13 @@ def serve(args: argparse.Namespace) -> None:
             crm_days(args.first_day, args.last_day),
             host=args.host,
             port=args.crm_port,
+            faults=faults,
+        ),
+        "issue_tracker": issue_tracker_api.make_server(
+            world,
+            crm_days(args.first_day, args.last_day),
+            host=args.host,
+            port=args.issue_tracker_port,
             faults=faults,
         ),
     }

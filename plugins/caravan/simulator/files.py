@@ -555,3 +555,23 @@ def write_fx_rates(folder: Path, world: World, day: date) -> Path:
     path = Path(folder) / fx_rates_file_name(day)
     _write_lines(path, fx_rates_lines(world, day))
     return path
+
+
+# --- the project's docs (the docs repository's CI drops its export once a day) --------------
+
+# The checkout this package belongs to: its docs/, README.md and dbt models.
+PROJECT_DIR = Path(__file__).resolve().parents[3]
+
+
+def docs_file_name(day: date) -> str:
+    return f"docs_{day.isoformat()}.jsonl"
+
+
+def write_docs(folder: Path, day: date, project_dir: Path = PROJECT_DIR) -> Path:
+    """Drop `docs_YYYY-MM-DD.jsonl` for `day`: the project's doc chunks as they are now
+    (caravan.assistant.doc_chunks), standing for the docs as they were that day."""
+    from caravan.assistant.doc_chunks import export_docs
+
+    path = Path(folder) / docs_file_name(day)
+    export_docs(project_dir, path)
+    return path

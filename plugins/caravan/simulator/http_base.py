@@ -36,6 +36,14 @@ class HttpError(Exception):
         return self.payload
 
 
+class Reply:
+    """An answer with headers of its own (GitHub's `Link` for the next page)."""
+
+    def __init__(self, payload: Any, headers: dict[str, str]) -> None:
+        self.payload = payload
+        self.headers = headers
+
+
 class SimulatorServer(ThreadingHTTPServer):
     """A server that knows its World, page size and fault knobs, and counts its requests."""
 
@@ -82,8 +90,9 @@ class JsonHandler(BaseHTTPRequestHandler):
         """The API's own body for a throttled or failed request."""
         return {"error": {"code": status, "message": HTTPStatus(status).phrase}}
 
-    def answer(self, answer: Callable[[bytes], dict[str, Any]]) -> None:
-        """Serve one request: a fault if the knobs say so, else `answer(body)` or its error."""
+    def answer(self, answer: Callable[[bytes], Any]) -> None:
+        """Serve one request: a fault if the knobs say so, else `answer(body)` (a JSON
+        value, or a `Reply` with headers) or its error."""
         body = self._read_body()
         headers: dict[str, str] = {}
         fault = self.server.next_fault()
@@ -94,6 +103,9 @@ class JsonHandler(BaseHTTPRequestHandler):
         else:
             try:
                 code, payload = HTTPStatus.OK, answer(body)
+                if isinstance(payload, Reply):
+                    headers.update(payload.headers)
+                    payload = payload.payload
             except HttpError as error:
                 code, payload = error.code, error.body()
         if self.server.faults.slow_seconds:
@@ -104,9 +116,7 @@ class JsonHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send_json(
-        self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
+    def _send_json(self, code: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json; charset=UTF-8")

@@ -3,7 +3,8 @@
 Core only (no ORM, no dialect-specific upserts) so the same code fills the
 default SQLite file and a PostgreSQL database. Timestamps are stored as naive
 UTC, as most shop databases do; `is_first_order` is not stored because a real
-shop database does not have it: the pipeline has to derive it.
+shop database does not have it: the pipeline has to derive it. Nor are a review's
+labels (sentiment, topics, language): they are the simulator's ground truth.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy import (
     select,
 )
 
+from caravan.simulator.text import Review
 from caravan.simulator.world import Customer, Order, Product, World, end_of_day
 
 metadata = MetaData()
@@ -79,6 +81,22 @@ order_items = Table(
     Column("unit_price", Numeric(10, 2), nullable=False),
     Column("created_at", DateTime, nullable=False),
     # A delivery or a refund touches the order's lines too, as shop platforms do.
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Customers' reviews of products of their delivered orders. A review may be about an order
+# placed before the first day this database holds (it is written 2..10 days after it).
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("review_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("order_id", BigInteger, nullable=False, index=True),
+    Column("product_id", BigInteger, nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("body", String(4000), nullable=False),
+    Column("created_at", DateTime, nullable=False, index=True),
     Column("updated_at", DateTime, nullable=False),
 )
 
@@ -144,6 +162,33 @@ def order_item_rows(order: Order) -> list[dict[str, Any]]:
     ]
 
 
+def review_row(review: Review) -> dict[str, Any]:
+    return {
+        "review_id": review.review_id,
+        "order_id": review.order_id,
+        "product_id": review.product_id,
+        "customer_id": review.customer_id,
+        "rating": review.rating,
+        "title": review.title,
+        "body": review.body,
+        "created_at": naive_utc(review.created_at),
+        "updated_at": naive_utc(review.updated_at),
+    }
+
+
+def _replace_reviews(connection: Connection, world: World, days: Iterable[date]) -> None:
+    """Delete the reviews written on `days`, then insert the World's reviews of those days."""
+    rows = []
+    for day in days:
+        start, end = _day_bounds(day)
+        connection.execute(
+            delete(reviews).where(reviews.c.created_at >= start, reviews.c.created_at < end)
+        )
+        rows += [review_row(review) for review in world.reviews_on(day)]
+    if rows:
+        connection.execute(reviews.insert(), rows)
+
+
 def customers_for(
     world: World, days: Iterable[date], day_orders: Iterable[Order]
 ) -> list[Customer]:
@@ -193,7 +238,8 @@ def _replace_by_key(
 
 
 def write_shop_db(url: str, world: World, days: list[date]) -> None:
-    """Write the days' orders, the customers they need and the catalogue, idempotently.
+    """Write the days' orders, the customers they need, the catalogue and the days'
+    reviews, idempotently.
 
     The database is the shop's now: the end of the latest day it holds (these days
     and any written before). Every order is written as it stands then, so an order
@@ -218,6 +264,7 @@ def write_shop_db(url: str, world: World, days: list[date]) -> None:
                 [customer_row(c) for c in customers_for(world, all_days, day_orders)],
             )
             _replace_days(connection, all_days, day_orders)
+            _replace_reviews(connection, world, all_days)
     finally:
         engine.dispose()
 

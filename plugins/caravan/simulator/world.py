@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
-from caravan.simulator import crm, files
+from caravan.simulator import crm, files, text
 from caravan.simulator.faults import (
     API_MALFORMATIONS,
     FILE_MALFORMATIONS,
@@ -270,6 +270,10 @@ class GroundTruth:
     malformed_records: dict[str, dict[str, str]] = field(default_factory=dict)
     # The sales/shipping/accounting apps' messages about the days' orders, de-duplicated.
     sales_ops_facts: tuple[OpsFact, ...] = ()
+    # The reviews written on the days, and the tracker's issues (opened on the days, as of
+    # the end of the last), each with its labels: what enrichment is measured against.
+    reviews: tuple[text.Review, ...] = ()
+    issues: tuple[text.Issue, ...] = ()
 
     @property
     def meta_spend_reporting(self) -> Decimal:
@@ -510,6 +514,7 @@ def clear_caches() -> None:
     """Forget generated days (tests use it to show a day does not depend on what came first)."""
     _customers_created_on.cache_clear()
     _orders_on.cache_clear()
+    text.clear_caches()
 
 
 @dataclass(frozen=True)
@@ -750,6 +755,16 @@ class World:
         wiggle = random.Random(f"fx:EUR:USD:{day.isoformat()}").randint(-300, 300)
         return Decimal("1.0800") + Decimal(wiggle) / 10_000
 
+    def reviews_on(self, day: date) -> list[text.Review]:
+        """The product reviews customers write on `day`, with their labels (sentiment,
+        topics, language) as ground truth; the shop's database stores all but the labels."""
+        return text.reviews_on(self, day)
+
+    def issues_created_on(self, day: date) -> list[text.Issue]:
+        """The issues the marketing and data team open on `day`, with every later comment
+        and closing, and their labels (sentiment, topics, language, is_injection)."""
+        return text.issues_created_on(self, day)
+
     def ground_truth(self, days: list[date], malformed_rate: float = 0.0) -> GroundTruth:
         """The expected marts for `days` (orders by their UTC day, all of each day's ad spend).
 
@@ -774,7 +789,12 @@ class World:
         malformed = self.malformed_records(days, malformed_rate) if malformed_rate else {}
         facts = tuple(fact for day in days for fact in files.sales_ops_facts(self, day))
         return replace(
-            truth, net_revenue_by_day=by_day, malformed_records=malformed, sales_ops_facts=facts
+            truth,
+            net_revenue_by_day=by_day,
+            malformed_records=malformed,
+            sales_ops_facts=facts,
+            reviews=tuple(review for day in days for review in self.reviews_on(day)),
+            issues=tuple(text.tracker_issues(self, days)),
         )
 
     def malformed_records(self, days: list[date], rate: float) -> dict[str, dict[str, str]]:
@@ -824,6 +844,19 @@ class World:
             "crm/deals": pick(
                 "crm/deals",
                 (d.deal_id for day in days for d in crm.deals_created_on(self, day)),
+            ),
+            "issue_tracker/issues": pick(
+                "issue_tracker/issues",
+                (str(i.issue_id) for day in days for i in self.issues_created_on(day)),
+            ),
+            "issue_tracker/comments": pick(
+                "issue_tracker/comments",
+                (
+                    str(c.comment_id)
+                    for day in days
+                    for i in self.issues_created_on(day)
+                    for c in i.comments
+                ),
             ),
             "web_analytics/events": pick("web_analytics/events", web, FILE_MALFORMATIONS),
             "sales_ops/messages": pick("sales_ops/messages", ops, FILE_MALFORMATIONS),

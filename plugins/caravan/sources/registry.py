@@ -71,7 +71,7 @@ _ENTITY_KEYS = {
     "landing",
 }
 _KIND_ENTITY_KEYS = {
-    "rest_api": {"endpoint"},
+    "rest_api": {"endpoint", "open_ended"},
     "sql_database": {"table", "as_of_field"},
     "file_drop": {"files", "format", "history_files"},
 }
@@ -140,6 +140,9 @@ class EntitySpec:
     expected_rows: int | None = None  # seeds the volume band before a partition is published
     plausible: tuple[Plausible, ...] = ()
     endpoint: dict[str, Any] = field(default_factory=dict)  # rest_api: a dlt endpoint
+    # rest_api: the API bounds the window's start only (GitHub's `since`): records whose
+    # incremental_field is outside the window are left to their own day's run.
+    open_ended: bool = False
     table: str | None = None  # sql_database: defaults to the entity's name
     as_of_field: str | None = None  # sql_database snapshots: rows created by the day's end
     files: str | None = None  # file_drop: glob under the connection's folder
@@ -320,6 +323,14 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
         )
     if kind == "rest_api" and not (spec.get("endpoint") or {}).get("path"):
         raise bad("missing field 'endpoint.path'")
+    open_ended = spec.get("open_ended", False)
+    if not isinstance(open_ended, bool):
+        raise bad(f"open_ended {open_ended!r} is not true or false")
+    if open_ended and (not incremental_field or window != "data_interval"):
+        raise bad(
+            "open_ended needs an incremental_field and the data_interval window: it drops"
+            " records whose incremental_field is outside the run's window"
+        )
     if kind == "file_drop":
         if not spec.get("files"):
             raise bad("missing field 'files' (a glob under the connection's folder)")
@@ -368,6 +379,7 @@ def _entity(fail, kind: str, name: str, spec: Any) -> EntitySpec:
         expected_rows=expected_rows,
         plausible=_plausible(bad, spec.get("plausible") or {}),
         endpoint=dict(spec.get("endpoint") or {}),
+        open_ended=open_ended,
         table=spec.get("table"),
         as_of_field=spec.get("as_of_field"),
         files=spec.get("files"),

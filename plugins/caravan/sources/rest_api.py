@@ -4,6 +4,12 @@ dlt brings the mechanics (paginators, auth, retries with backoff that honour
 Retry-After on 429/5xx); the registry says what to ask for; this module fills
 the run's window into the request and reports failures by source and entity.
 
+An `open_ended` entity's API bounds only the window's start (GitHub's `since`): records
+whose incremental_field falls outside the window are not this run's, so they are left
+out here (and counted in the log) rather than failing the raw gate's window check; the
+run of their own day delivers them. A record whose field is missing or not of its type
+is still delivered, for staging to quarantine.
+
 A failure's message carries the API's own words, with the connection's secrets and
 anything shaped like a credential (`Bearer …`, `token=…`) replaced by `***`, cut to
 MAX_ERROR_BODY_CHARS: APIs echo what they were sent. An answer no retry can change
@@ -12,6 +18,7 @@ MAX_ERROR_BODY_CHARS: APIs echo what they were sent. An answer no retry can chan
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,8 +26,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from caravan.sources import Delivered, PermanentSourceError, SourceError, configure_dlt
+from caravan.sources.fields import TypeMismatch
+from caravan.sources.ingest import field_value
 from caravan.sources.registry import EntitySpec, SourceSpec
 from caravan.sources.window import Window, fill
+
+log = logging.getLogger(__name__)
 
 # A 30% storm of 429/5xx leaves 0.3^10 ≈ 6e-6 of requests failing every attempt.
 REQUEST_MAX_ATTEMPTS = 10
@@ -87,10 +98,13 @@ def deliveries(
         }
         (resource,) = rest_api_resources(config)
         request = f"{endpoint.get('method', 'GET')} {connection.base_url}/{endpoint['path']}"
-        count = 0
+        count = outside = 0
         try:
             for record in resource:
                 count += 1
+                if entity.open_ended and not in_window(record, entity, window):
+                    outside += 1
+                    continue
                 yield Delivered(record, f"{request} record {count}")
         except Exception as error:  # dlt wraps what the HTTP client raised
             secrets = connection_secrets(connection)
@@ -99,6 +113,35 @@ def deliveries(
             if status in PERMANENT_HTTP_STATUSES:
                 raise PermanentSourceError(message) from error
             raise SourceError(message) from error
+        if outside:
+            log.info(
+                "%s ds=%s: %d of %d records from %s have %s outside %s..%s (open_ended):"
+                " left to the runs of their own days",
+                where,
+                window.ds,
+                outside,
+                count,
+                request,
+                entity.incremental_field,
+                window.first_day,
+                window.last_day,
+            )
+
+
+def in_window(record: Any, entity: EntitySpec, window: Window) -> bool:
+    """Whether the record's incremental_field falls on a day of the window; a record
+    without a readable value counts as inside, so that staging quarantines it."""
+    name = entity.incremental_field
+    if not name or not isinstance(record, dict):
+        return True
+    try:
+        value = entity.types[name].parse(field_value(record, name))
+    except TypeMismatch:
+        return True
+    if value is None:
+        return True
+    day = value.date() if hasattr(value, "date") else value
+    return window.first_day <= day <= window.last_day
 
 
 def _fan_out(source: SourceSpec, connection: RestConnection) -> list[dict[str, str]]:

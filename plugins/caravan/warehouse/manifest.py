@@ -3,7 +3,9 @@
 The manifest is dbt's own account of the project (models, their folders, tests and
 lineage). Caravan keeps the latest one in `<CARAVAN_HOME>/dbt/manifest.json`: the
 warehouse DAG's build saves its own there (`save_build_manifest`), and when none is
-there, or a file of the project is newer, `dbt parse` writes it again (about 6 s).
+there, or a file of the project is newer, `dbt parse` writes it again (about 6 s). The
+same parse keeps dbt's semantic manifest (the semantic models and metrics `caravan ask`
+queries) beside it, `<CARAVAN_HOME>/dbt/semantic_manifest.json`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "snapshots", "seeds", "t
 
 def manifest_path(settings: Settings) -> Path:
     return settings.home / "dbt" / "manifest.json"
+
+
+def semantic_manifest_path(settings: Settings) -> Path:
+    return settings.home / "dbt" / "semantic_manifest.json"
+
+
+def project_semantic_manifest(settings: Settings) -> dict[str, Any]:
+    """The project's semantic manifest, written again first when a file of the project
+    changed (with the manifest: one `dbt parse` writes both)."""
+    path = semantic_manifest_path(settings)
+    if not _is_fresh(path, settings.dbt_project_dir):
+        _parse(settings, manifest_path(settings))
+    return json.loads(path.read_text())
 
 
 def project_manifest(settings: Settings) -> dict[str, Any]:
@@ -124,8 +139,9 @@ def _is_fresh(path: Path, project: Path) -> bool:
 
 
 def _parse(settings: Settings, path: Path) -> None:
-    """`dbt parse` into a folder of its own, then the manifest into place in one rename:
-    processes that parse at the same time never read a half-written file."""
+    """`dbt parse` into a folder of its own, then the manifest (and the semantic manifest
+    beside it) into place, each in one rename: processes that parse at the same time never
+    read a half-written file."""
     project = str(settings.dbt_project_dir)
     # The project's own profile, DuckDB's output: parsing connects to nothing, and the
     # models and tests are the same on every target.
@@ -152,6 +168,8 @@ def _parse(settings: Settings, path: Path) -> None:
         if result.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
         _replace(Path(target, "manifest.json").read_bytes(), path)
+        semantic = Path(target, "semantic_manifest.json")
+        _replace(semantic.read_bytes(), path.with_name(semantic.name))
 
 
 def _replace(content: bytes, path: Path) -> None:

@@ -69,7 +69,7 @@ def test_a_sigkilled_runner_leaves_no_simulator_and_no_port_behind(tmp_path):
         [simulator] = started
         assert "caravan.simulator" in simulator.cmdline()
         ports = listening_ports(simulator)
-        assert len(ports) == 3  # Google Ads, Meta, CRM
+        assert len(ports) == 4  # Google Ads, Meta, CRM, issue tracker
         assert not any(refused(port) for port in ports)
 
         parent.send_signal(signal.SIGKILL)

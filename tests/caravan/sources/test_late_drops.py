@@ -152,5 +152,5 @@ def test_the_registrys_file_drops_wait_six_hours_by_default():
     registry = load_registry(Path(__file__).resolve().parents[3] / "dags" / "sources.yaml")
     drops = {name: s.drop_wait for name, s in registry.items() if s.kind == "file_drop"}
     assert drops == {
-        name: timedelta(hours=6) for name in ("web_analytics", "fx_rates", "sales_ops")
+        name: timedelta(hours=6) for name in ("web_analytics", "fx_rates", "sales_ops", "docs")
     }

@@ -18,7 +18,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_real_registry_declares_the_six_systems_the_rates_feed_and_their_entities():
+def test_the_real_registry_declares_the_systems_the_feeds_and_their_entities():
     registry = load_registry(SOURCES_YAML)
 
     assert {name: (s.kind, s.conn_id) for name, s in registry.items()} == {
@@ -29,15 +29,19 @@ def test_the_real_registry_declares_the_six_systems_the_rates_feed_and_their_ent
         "shop_db": ("sql_database", "shop_db_default"),
         "sales_ops": ("file_drop", "sales_ops_default"),
         "fx_rates": ("file_drop", "fx_rates_default"),
+        "issue_tracker": ("rest_api", "issue_tracker_default"),
+        "docs": ("file_drop", "docs_default"),
     }
     assert {name: list(s.entities) for name, s in registry.items()} == {
         "google_ads": ["campaigns", "ad_groups", "campaign_performance"],
         "meta_ads": ["campaigns", "adsets", "insights"],
         "crm": ["contacts", "deals"],
         "web_analytics": ["events"],
-        "shop_db": ["customers", "products", "orders", "order_items"],
+        "shop_db": ["customers", "products", "orders", "order_items", "reviews"],
         "sales_ops": ["messages"],
         "fx_rates": ["rates"],
+        "issue_tracker": ["issues", "comments"],
+        "docs": ["chunks"],
     }
     # Ad platforms restate recent days, the rates feed repeats two weeks; the rest deliver
     # each day once.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -633,6 +633,82 @@ SESSION = {
     "transaction_ids": pa.list_(pa.string()),
 }
 
+# The typed copies of the registry's text entities (timestamps as instants, in UTC) and
+# the enrich DAG's labels.
+TSZ = pa.timestamp("us", tz="UTC")
+REVIEW = {
+    "review_id": pa.string(),
+    "order_id": pa.string(),
+    "product_id": pa.string(),
+    "customer_id": pa.string(),
+    "rating": pa.int64(),
+    "body": pa.string(),
+    "updated_at": TSZ,
+    "created_at": TSZ,
+    "title": pa.string(),
+}
+REVIEW_LABEL = {
+    "review_id": pa.string(),
+    "sentiment": pa.string(),
+    "topics": pa.string(),
+    "primary_topic": pa.string(),
+    "language": pa.string(),
+    "labelled_by": pa.string(),
+    "prompt_version": pa.string(),
+    "text_sha256": pa.string(),
+    "source_ds": pa.date32(),
+}
+ISSUE_COLUMNS = (
+    "id number title state updated_at comments created_at closed_at labels user"
+    " author_association body comments_url html_url locked repository_url state_reason url"
+).split()
+ISSUE = {
+    name: {"number": pa.int64(), "comments": pa.int64()}.get(
+        name, TSZ if name.endswith("_at") else pa.string()
+    )
+    for name in ISSUE_COLUMNS
+}
+COMMENT_COLUMNS = "id issue_url body updated_at created_at user author_association html_url url"
+COMMENT = {name: TSZ if name.endswith("_at") else pa.string() for name in COMMENT_COLUMNS.split()}
+ISSUE_LABEL = {**REVIEW_LABEL, "issue_number": pa.int64()}
+del ISSUE_LABEL["review_id"]
+CHUNK = {
+    name: pa.string() for name in ("chunk_id", "path", "anchor", "heading", "doc_kind", "text")
+}
+TRACKER = "https://tracker.test/repos/shop/data/issues"
+
+
+def utc(day: int, hour: int) -> datetime:
+    return datetime(2026, 3, day, hour, tzinfo=UTC)
+
+
+def issue(number: int, day: int, labels: list[str], closed_day: int | None = None) -> tuple:
+    values = {
+        "id": f"i{number}",
+        "number": number,
+        "title": f"Issue {number}",
+        "state": "closed" if closed_day else "open",
+        "updated_at": utc(closed_day or day, 10),
+        "comments": 0,
+        "created_at": utc(day, 9),
+        "closed_at": utc(closed_day, 10) if closed_day else None,
+        "labels": json.dumps([{"name": label} for label in labels]),
+        "body": f"Body of issue {number}",
+    }
+    return tuple(values.get(name) for name in ISSUE_COLUMNS)
+
+
+def comment(comment_id: str, number: int, day: int) -> tuple:
+    values = {
+        "id": comment_id,
+        "issue_url": f"{TRACKER}/{number}",
+        "body": "A comment",
+        "updated_at": utc(day, 12),
+        "created_at": utc(day, 12),
+    }
+    return tuple(values.get(name) for name in COMMENT_COLUMNS.split())
+
+
 C1 = ("c1", "k1", "west", at(1, 8), at(1, 8))
 C2 = ("c2", "k2", "east", datetime(2026, 2, 10, 12), datetime(2026, 2, 10, 12))
 C3 = ("c3", "k3", "west", at(2, 7), at(2, 7))
@@ -934,6 +1010,54 @@ LANDING = {
             ),
         ),
     },
+    ("shop_db", "reviews"): {
+        DAY1: curated(
+            REVIEW,
+            ("r1", "o1", "p1", "c1", 5, "Love it", utc(1, 23), utc(1, 23), "Great tent"),
+            ("r2", "o2", "p2", "c2", 1, "Broke", utc(1, 10), utc(1, 10), "Bad lamp"),
+        ),
+        DAY2: curated(REVIEW, ("r3", "o1", "p1", "c1", 3, "Fine", utc(2, 9), utc(2, 9), "OK")),
+    },
+    ("enrichment", "review_labels"): {
+        DAY1: curated(
+            REVIEW_LABEL,
+            ("r1", "positive", "quality", "quality", "en", "offline", "v1", "h1", date(2026, 3, 1)),
+            ("r2", "negative", "quality", "quality", "en", "offline", "v1", "h2", date(2026, 3, 1)),
+        ),
+        DAY2: curated(
+            REVIEW_LABEL,
+            ("r3", "neutral", "", None, "en", "gpt-4o-mini", "v1", "h3", date(2026, 3, 2)),
+        ),
+    },
+    ("issue_tracker", "issues"): {
+        # 2026-03-01 is a Sunday: issue 1 is in the ISO week of Monday 02-23, 2 and 3 in
+        # the week of 03-02 (issue 1 closed then).
+        DAY1: curated(ISSUE, issue(1, 1, ["tracking", "bug"])),
+        DAY2: curated(
+            ISSUE,
+            issue(1, 1, ["tracking", "bug"], closed_day=2),
+            issue(2, 2, ["tracking"]),
+            issue(3, 2, []),
+        ),
+    },
+    ("issue_tracker", "comments"): {
+        DAY1: curated(COMMENT, comment("m1", 1, 1)),
+        DAY2: curated(COMMENT, comment("m2", 1, 2), comment("m3", 2, 2)),
+    },
+    ("enrichment", "issue_labels"): {
+        DAY1: curated(
+            ISSUE_LABEL,
+            ("negative", "tracking", "tracking", "en", "offline", "v1", "h4", date(2026, 3, 1), 1),
+        ),
+        DAY2: curated(
+            ISSUE_LABEL,
+            ("neutral", "tracking", "tracking", "en", "offline", "v1", "h5", date(2026, 3, 2), 2),
+        ),
+    },
+    ("docs", "chunks"): {
+        DAY1: curated(CHUNK, ("d1", "docs/a.md", "setup", "Setup", "doc", "Run make demo.")),
+        DAY2: curated(CHUNK, ("d1", "docs/a.md", "setup", "Setup", "doc", "Run make demo.")),
+    },
     ("web", "sessions"): {
         DAY1: curated(
             SESSION,
@@ -1023,6 +1147,38 @@ def test_dbt_builds_the_project_on_the_snowflake_target(
         (date(2026, 3, 1), "meta_ads", Decimal("3.00")),
         (date(2026, 3, 2), "google_ads", Decimal("7.50")),
         (date(2026, 3, 2), "meta_ads", Decimal("4.25")),
+    ]
+    # The text marts, worked out by hand from LANDING: labels joined to reviews, issues
+    # counted per ISO week (Monday) and label (issue 1 under both of its labels), the
+    # knowledge chunks citing doc sections and issues.
+    assert query(
+        con,
+        "select review_date, product_id, reviews, positive_reviews, neutral_reviews,"
+        " negative_reviews, labelled_by from marts.mart_review_sentiment_daily order by 1, 2",
+    ) == [
+        (date(2026, 3, 1), "p1", 1, 1, 0, 0, "offline"),
+        (date(2026, 3, 1), "p2", 1, 0, 0, 1, "offline"),
+        (date(2026, 3, 2), "p1", 1, 0, 1, 0, "gpt-4o-mini"),
+    ]
+    assert query(
+        con,
+        "select week_start, label, issues_opened, issues_closed, comments, neutral_issues,"
+        " negative_issues, unlabelled_issues from marts.mart_issues_weekly order by 1, 2",
+    ) == [
+        (date(2026, 2, 23), "bug", 1, 0, 1, 0, 1, 0),
+        (date(2026, 2, 23), "tracking", 1, 0, 1, 0, 1, 0),
+        (date(2026, 3, 2), "bug", 0, 1, 1, 0, 0, 0),
+        (date(2026, 3, 2), "tracking", 1, 1, 2, 1, 0, 0),
+        (date(2026, 3, 2), "unlabelled", 1, 0, 0, 0, 0, 1),
+    ]
+    assert query(con, "select kind, ref from marts.mart_knowledge_chunks order by chunk_id") == [
+        ("comment", "issue #1"),
+        ("comment", "issue #1"),
+        ("comment", "issue #2"),
+        ("doc", "docs/a.md#setup"),
+        ("issue", "issue #1"),
+        ("issue", "issue #2"),
+        ("issue", "issue #3"),
     ]
     # The marts gate's projections run on Snowflake SQL too, and the publish takes them all.
     for (_, mart), suite in mart_suites.SUITES.items():
