@@ -29,6 +29,7 @@ from caravan.simulator.world import World
 OWNER = "caravan-shoes"
 REPO = "marketing-data"
 WEB_URL = "https://github.com"
+API_URL = "https://api.github.com"
 DOCS_URL = "https://docs.github.com/rest"
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
@@ -230,8 +231,9 @@ class IssueTrackerHandler(JsonHandler):
         return Reply(chosen, {"Link": links} if links else {})
 
     def _api_url(self) -> str:
-        host = self.headers.get("Host") or self.server.url.removeprefix("http://")
-        return f"http://{host}"
+        """The API's canonical address in records (as GitHub's `url`s name api.github.com
+        whatever proxy served them): a rerun delivers the same bytes on another port."""
+        return API_URL
 
     def _issues(self, params: dict[str, str]) -> list[dict]:
         state = _choice(params, "state", ("open", "closed", "all"), "open", "Issue")
