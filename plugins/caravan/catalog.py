@@ -245,13 +245,19 @@ def registry(settings: Settings) -> dict[str, SourceSpec]:
 def enriched(settings: Settings) -> tuple[Dataset, ...]:
     """The labels the `enrich` DAG makes here: those whose texts' typed copies the registry
     lands (a registry without reviews or issues has nothing to label)."""
-    typed = {dataset.id for dataset in landed(registry(settings))}
-    return tuple(dataset for dataset in ENRICHED if set(dataset.reads) <= typed)
+    return _enriched(landed(registry(settings)))
+
+
+def _enriched(typed: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
+    typed_ids = {dataset.id for dataset in typed}
+    return tuple(dataset for dataset in ENRICHED if set(dataset.reads) <= typed_ids)
 
 
 def warehouse_loads(settings: Settings) -> tuple[Dataset, ...]:
-    """What the warehouse loads into `landing` for a ds: every curated dataset."""
-    return (*CURATED, *landed(registry(settings)), *enriched(settings))
+    """What the warehouse loads into `landing` for a ds: every curated dataset (the
+    registry read once: DAG files call this at parse time)."""
+    typed = landed(registry(settings))
+    return (*CURATED, *typed, *_enriched(typed))
 
 
 def marts(settings: Settings) -> tuple[Dataset, ...]:
