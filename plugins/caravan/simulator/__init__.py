@@ -4,10 +4,13 @@
 shop database and the file drops (web analytics, sales ops, FX rates, the project's docs)
 under `$CARAVAN_HOME/sources/`, and starts the Google Ads, Meta, CRM and issue tracker
 APIs in one subprocess, so that Airflow's task processes (not only the parent) can reach them.
+Like a real company's systems, they keep their state between runs: the shop DB holds every
+day written so far, and `served_days.json` the days the CRM and the tracker hold.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -40,6 +43,8 @@ _URL_PREFIX = "listening on "
 # The order `serve` prints its URLs in: Google Ads first and unnamed, as it always was.
 _SERVERS = ("google_ads", "meta_ads", "crm", "issue_tracker")
 LANDING_SOURCES = ("web_analytics", "sales_ops", "fx_rates", "docs")
+# Every day simulated in this home, so the APIs keep their state as the shop DB does.
+SERVED_DAYS_FILE = "served_days.json"
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,21 @@ def write_file_drops(
     return folders
 
 
+def remember_days(path: Path, days: list[date]) -> list[date]:
+    """The days simulated in this home so far, `days` added (and written back).
+
+    A rerun of an earlier day must see the systems as they stand now, as the shop DB
+    does: an issue updated on a later day is not in the earlier day's window again.
+    """
+    known = set(map(date.fromisoformat, json.loads(path.read_text()))) if path.exists() else set()
+    served = sorted(known | set(days))
+    if served != sorted(known):  # replaced whole: a reader never sees half a list
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps([day.isoformat() for day in served]))
+        partial.replace(path)
+    return served
+
+
 @contextmanager
 def running_simulator(
     settings: Settings,
@@ -160,8 +180,9 @@ def running_simulator(
         plant = faults.plant
         command += ["--plant", plant.kind, "--plant-from", plant.first_day.isoformat(),
                     "--plant-share", str(plant.share)]  # fmt: skip
-    if days:  # the CRM and the issue tracker hold these days' records
-        command += ["--first-day", min(days).isoformat(), "--last-day", max(days).isoformat()]
+    served = remember_days(settings.sources_dir / SERVED_DAYS_FILE, days)
+    if served:  # the CRM and the issue tracker hold these days' records
+        command += ["--days", ",".join(day.isoformat() for day in served)]
     # Logs go to a file: a pipe nobody drains would fill up and stall the server.
     with log_path.open("a") as log_file:
         process = subprocess.Popen(

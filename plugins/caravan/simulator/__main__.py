@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date
 from types import FrameType
 
 from caravan.simulator import crm_api, google_ads_api, issue_tracker_api, meta_ads_api
@@ -46,10 +46,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--scale", type=float, default=1.0)
     serve.add_argument("--page-size", type=int, default=50, help="Google Ads rows per page")
     serve.add_argument(
-        "--first-day", type=date.fromisoformat, help="the CRM's and issue tracker's first day"
-    )
-    serve.add_argument(
-        "--last-day", type=date.fromisoformat, help="the CRM's and issue tracker's last day"
+        "--days",
+        type=iso_days,
+        default=[],
+        help="the days the CRM and the issue tracker hold: YYYY-MM-DD,YYYY-MM-DD,...",
     )
     serve.add_argument("--fault-rate", type=float, default=0.0, help="share of 429/500/503")
     serve.add_argument("--slow-seconds", type=float, default=0.0, help="delay per response")
@@ -77,11 +77,9 @@ def plant_of(args: argparse.Namespace) -> Plant | None:
     return Plant(args.plant, args.plant_from, args.plant_share)
 
 
-def crm_days(first: date | None, last: date | None) -> list[date]:
-    """The days the CRM holds: none unless both ends are given."""
-    if first is None or last is None:
-        return []
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+def iso_days(text: str) -> list[date]:
+    """Comma-separated ISO dates, sorted and without repeats."""
+    return sorted({date.fromisoformat(part) for part in text.split(",") if part.strip()})
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -134,14 +132,14 @@ def serve(args: argparse.Namespace) -> None:
         ),
         "crm": crm_api.make_server(
             world,
-            crm_days(args.first_day, args.last_day),
+            args.days,
             host=args.host,
             port=args.crm_port,
             faults=faults,
         ),
         "issue_tracker": issue_tracker_api.make_server(
             world,
-            crm_days(args.first_day, args.last_day),
+            args.days,
             host=args.host,
             port=args.issue_tracker_port,
             faults=faults,

@@ -15,6 +15,8 @@ import requests
 
 from caravan.settings import Settings
 from caravan.simulator import Faults, crm, running_simulator
+from caravan.simulator.issue_tracker_api import OWNER, REPO
+from caravan.simulator.text import issues_created_on
 
 
 def test_serve_prints_its_url_first_and_stops_on_sigint():
@@ -138,3 +140,45 @@ def test_a_server_that_does_not_start_in_time_is_reported_and_stopped(tmp_path):
         with running_simulator(settings, [], startup_timeout=0.001):
             pass  # pragma: no cover
     assert (tmp_path / "sources" / "shop.db").exists()
+
+
+def test_a_rerun_of_an_earlier_day_serves_the_tracker_and_the_crm_as_they_stand_now(tmp_path):
+    """After days 1–2, a run of day 1 alone sees every issue and contact of both days,
+    each issue as it stood at the end of day 2, as the shop DB keeps its latest state:
+    otherwise the rerun's day-1 window would hold issues the first run put in day 2's."""
+    settings = Settings.from_env({"CARAVAN_HOME": str(tmp_path), "CARAVAN_SEED": "42"})
+    first, second = date(2026, 11, 1), date(2026, 11, 2)
+    with running_simulator(settings, [first, second]):
+        pass
+    with running_simulator(settings, [first]) as simulator:
+        records = requests.get(
+            f"{simulator.issue_tracker_url}/repos/{OWNER}/{REPO}/issues",
+            params={"state": "all", "per_page": 100},
+            headers={"Authorization": "Bearer t"},
+            timeout=5,
+        ).json()
+        contacts = requests.get(
+            f"{simulator.crm_url}/crm/v3/objects/contacts",
+            params={"limit": 100},
+            headers={"Authorization": "Bearer t"},
+            timeout=5,
+        ).json()["results"]
+        world = simulator.world
+    created = {
+        issue.number: issue.created_at.date()
+        for day in (first, second)
+        for issue in issues_created_on(world, day)
+    }
+    assert sorted(r["number"] for r in records) == sorted(created)
+    # An issue of day 1 that changed on day 2 shows that change.
+    assert any(
+        created[r["number"]] == first and r["updated_at"].startswith("2026-11-02")
+        for r in records
+    )
+    assert {c["id"] for c in contacts} == {
+        c.contact_id for day in (first, second) for c in crm.contacts_created_on(world, day)
+    }
+    assert json.loads((tmp_path / "sources" / "served_days.json").read_text()) == [
+        "2026-11-01",
+        "2026-11-02",
+    ]
