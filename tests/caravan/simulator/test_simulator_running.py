@@ -172,8 +172,7 @@ def test_a_rerun_of_an_earlier_day_serves_the_tracker_and_the_crm_as_they_stand_
     assert sorted(r["number"] for r in records) == sorted(created)
     # An issue of day 1 that changed on day 2 shows that change.
     assert any(
-        created[r["number"]] == first and r["updated_at"].startswith("2026-11-02")
-        for r in records
+        created[r["number"]] == first and r["updated_at"].startswith("2026-11-02") for r in records
     )
     assert {c["id"] for c in contacts} == {
         c.contact_id for day in (first, second) for c in crm.contacts_created_on(world, day)
