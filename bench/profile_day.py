@@ -74,9 +74,7 @@ def report(run_seconds: dict, task_seconds: dict, skip_first: bool) -> str:
     days = sorted({day for _, day in run_seconds})
     if skip_first and len(days) > 1:
         days = days[1:]
-    groups = sorted(
-        {group for group, _ in run_seconds}, key=lambda g: (g != INGEST, g)
-    )
+    groups = sorted({group for group, _ in run_seconds}, key=lambda g: (g != INGEST, g))
 
     def median(values: list[float]) -> float:
         return statistics.median(values) if values else 0.0
