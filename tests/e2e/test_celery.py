@@ -118,18 +118,16 @@ def deployment(tmp_path_factory):
     database = f"caravan_celery_{uuid.uuid4().hex[:8]}"
     redis.Redis(db=REDIS_DB).flushdb()
 
-    # The same day without Celery (dag.test in one process): the marts to compare with. It
-    # runs beside the deployment, in the minutes the deployment waits (Airflow starting,
-    # the heartbeat timeout after the kill); test_the_marts_equal_… waits for it.
+    # The same day without Celery (dag.test in one process): the marts to compare with.
     standalone = root / "standalone"
-    standalone_out = (root / "standalone.out").open("w")
-    reference = subprocess.Popen(
+    ran = subprocess.run(
         [caravan_command(), "run", "--start", DS],
         env=clean_environ(standalone),
-        stdout=standalone_out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
 
     home = root / "celery"
     api_port = free_port()
@@ -161,8 +159,6 @@ def deployment(tmp_path_factory):
             "up": up,
             "home": home,
             "standalone": standalone,
-            "reference": reference,
-            "reference_out": root / "standalone.out",
             "database": database,
             "out": root / "up.out",
         }
@@ -173,10 +169,6 @@ def deployment(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(up.pid, signal.SIGKILL)
         out.close()
-        if reference.poll() is None:
-            os.killpg(reference.pid, signal.SIGKILL)
-            reference.wait()
-        standalone_out.close()
         admin = sqlalchemy.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as con:
             con.execute(sqlalchemy.text(f'drop database if exists "{database}" with (force)'))
@@ -276,8 +268,6 @@ def test_every_task_was_run_by_the_celery_worker(chain, deployment):
 
 
 def test_the_marts_equal_the_same_day_run_without_celery(chain, deployment):
-    reference = deployment["reference"]
-    assert reference.wait(timeout=900) == 0, deployment["reference_out"].read_text()
     assert analytics(deployment["home"]) == analytics(deployment["standalone"])
 
 
