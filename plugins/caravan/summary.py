@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import duckdb
 
@@ -57,13 +59,18 @@ def _print_table(cursor) -> None:
 
 
 def _print_rows(columns: list[str], values: list[tuple]) -> None:
-    # Numbers line up on the right, text on the left.
+    print(format_table(columns, values))
+
+
+def format_table(columns: list[str], values: list[tuple], cell: Callable[[Any], str] = str) -> str:
+    """A small text table: numbers right-aligned, text left, two spaces apart; `cell`
+    writes a value that is not None (None is blank)."""
     numeric = [
         bool(values)
         and all(isinstance(r[i], int | float | Decimal) or r[i] is None for r in values)
         for i in range(len(columns))
     ]
-    rows = [["" if v is None else str(v) for v in row] for row in values]
+    rows = [["" if v is None else cell(v) for v in row] for row in values]
     widths = [
         max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
     ]
@@ -77,10 +84,9 @@ def _print_rows(columns: list[str], values: list[tuple]) -> None:
             ).rstrip()
         )
 
-    print(line(columns))
-    for row in rows:
-        print(line(row))
-    print(f"  ({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    lines = [line(list(columns)), *(line(row) for row in rows)]
+    lines.append(f"  ({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
 
 
 def print_query(settings: Settings, query: str) -> int:

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from caravan.summary import format_table
+
 OFFLINE = "offline"
 
 
@@ -44,36 +46,8 @@ def answer_as_json(answer: Answer) -> dict[str, Any]:
     return json_value(answer)
 
 
-def format_table(columns: list[str], rows: list[tuple]) -> str:
-    """A small text table: numbers right-aligned, text left, two spaces apart."""
-    numeric = [
-        bool(rows)
-        and all(isinstance(row[i], int | float | Decimal) or row[i] is None for row in rows)
-        for i in range(len(columns))
-    ]
-    cells = [[_cell(value) for value in row] for row in rows]
-    widths = [
-        max([len(column)] + [len(row[i]) for row in cells]) for i, column in enumerate(columns)
-    ]
-
-    def line(values: list[str]) -> str:
-        return (
-            "  "
-            + "  ".join(
-                value.rjust(width) if is_number else value.ljust(width)
-                for value, width, is_number in zip(values, widths, numeric, strict=True)
-            ).rstrip()
-        )
-
-    lines = [line(list(columns)), *(line(row) for row in cells)]
-    lines.append(f"  ({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(lines)
-
-
 def _cell(value: Any) -> str:
     """A value as the table shows it: a ratio (a float) to 4 decimals, the rest exact."""
-    if value is None:
-        return ""
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
@@ -83,7 +57,7 @@ def format_answer(answer: Answer) -> str:
     """The answer for a terminal: its label, text, rows as a table, notes and sources."""
     parts = [f"[{answer.mode}]", answer.text.rstrip()]
     if answer.columns:
-        parts.append(format_table(answer.columns, answer.rows))
+        parts.append(format_table(answer.columns, answer.rows, cell=_cell))
     for note in answer.notes:
         parts.append(f"Note: {note}")
     if answer.citations:

@@ -27,121 +27,99 @@ from caravan.assistant.metrics import (
 )
 from caravan.query_guard import QueryRefused
 from caravan.settings import Settings
+from tests.caravan.assistant.marts import write_analytics
 
 AS_OF = date(2026, 11, 7)
 LAST_WEEK = (date(2026, 11, 1), date(2026, 11, 7))
 MODEL = "{{ Dimension('marketing_roi__attribution_model') }}"
 LAST_TOUCH = f"{MODEL} = 'last_touch'"
 
-# The marts' columns the semantic models read, and rows (see the figures in each test).
+# Rows of the marts the semantic models read (columns: marts.COLUMNS; see each test's figures).
 TABLES = {
-    "fct_orders": (
-        "order_id varchar, customer_key varchar, order_date date, status varchar,"
-        " gross_revenue decimal(18, 2), discount_amount decimal(18, 2),"
-        " net_revenue decimal(18, 2), units bigint, region varchar, is_revenue boolean,"
-        " is_new_customer boolean",
-        [
-            (
-                "o1",
-                "k1",
-                "2026-11-01",
-                "delivered",
-                "100.00",
-                "10.00",
-                "90.00",
-                2,
-                "UK",
-                True,
-                True,
-            ),
-            ("o2", "k2", "2026-11-01", "cancelled", "50.00", "0.00", "50.00", 1, "CA", False, True),
-            ("o3", "k1", "2026-11-02", "shipped", "80.00", "0.00", "80.00", 1, "UK", True, False),
-            (
-                "o4",
-                "k3",
-                "2026-11-03",
-                "refunded",
-                "40.00",
-                "0.00",
-                "40.00",
-                1,
-                "US-West",
-                False,
-                False,
-            ),
-            (
-                "o5",
-                "k3",
-                "2026-11-07",
-                "placed",
-                "25.50",
-                "0.50",
-                "25.00",
-                3,
-                "US-West",
-                True,
-                False,
-            ),
-            (
-                "o6",
-                "k4",
-                "2026-10-31",
-                "delivered",
-                "500.00",
-                "0.00",
-                "500.00",
-                1,
-                "UK",
-                True,
-                True,
-            ),
-            ("o7", "k4", "2026-11-08", "placed", "10.00", "0.00", "10.00", 1, "UK", True, False),
-        ],
-    ),
-    "mart_marketing_roi": (
-        "report_date date, channel varchar, campaign_id varchar, attribution_model varchar,"
-        " spend decimal(18, 2), attributed_revenue decimal(18, 2),"
-        " attributed_orders decimal(18, 4), new_customers decimal(18, 4)",
-        [
-            ("2026-11-01", "google_ads", "c1", "last_touch", "100.00", "250.00", "2", "1"),
-            ("2026-11-01", "google_ads", "c1", "first_touch", "100.00", "150.00", "1", "1"),
-            ("2026-11-03", "google_ads", "c2", "last_touch", "50.50", "100.25", "1", "0"),
-            ("2026-11-03", "google_ads", "c2", "first_touch", "50.50", "0.00", "0", "0"),
-            ("2026-11-07", "meta_ads", "m1", "last_touch", "80.00", "40.10", "1", "1"),
-            ("2026-11-07", "meta_ads", "m1", "first_touch", "80.00", "120.00", "1", "1"),
-            ("2026-11-05", "direct", "(none)", "last_touch", "0.00", "300.00", "3", "2"),
-            ("2026-11-05", "direct", "(none)", "first_touch", "0.00", "310.35", "3", "2"),
-            ("2026-10-31", "google_ads", "c1", "last_touch", "999.00", "999.00", "9", "9"),
-        ],
-    ),
-    "fct_ad_spend_daily": (
-        "spend_date date, platform varchar, campaign_id varchar, campaign_name varchar,"
-        " spend decimal(18, 2), impressions bigint, clicks bigint, conversions decimal(18, 4)",
-        [
-            ("2026-11-01", "google_ads", "c1", "Brand", "100.00", 1000, 50, "2.5"),
-            ("2026-11-03", "google_ads", "c2", "Generic", "50.50", 400, 20, "1"),
-            ("2026-11-07", "meta_ads", "m1", "Prospecting", "80.00", 3000, 30, "1"),
-            ("2026-10-26", "google_ads", "c1", "Brand", "10.00", 100, 5, "0"),
-        ],
-    ),
-    "mart_funnel_daily": (
-        "session_date date, channel varchar, sessions bigint, add_to_carts bigint,"
-        " checkouts bigint, purchases bigint",
-        [
-            ("2026-11-01", "google_ads", 100, 20, 10, 5),
-            ("2026-11-07", "google_ads", 50, 10, 5, 3),
-            ("2026-11-07", "direct", 200, 30, 12, 6),
-        ],
-    ),
-    "mart_sales_daily": (
-        "order_date date, category varchar, region varchar, orders bigint, units bigint,"
-        " gross_revenue decimal(18, 2), net_revenue decimal(18, 2)",
-        [
-            ("2026-11-01", "footwear", "UK", 1, 1, "60.00", "54.00"),
-            ("2026-11-01", "apparel", "UK", 1, 1, "40.00", "36.00"),
-            ("2026-11-02", "footwear", "UK", 1, 1, "80.00", "80.00"),
-        ],
-    ),
+    "fct_orders": [
+        (
+            "o1",
+            "k1",
+            "2026-11-01",
+            "delivered",
+            "100.00",
+            "10.00",
+            "90.00",
+            2,
+            "UK",
+            True,
+            True,
+        ),
+        ("o2", "k2", "2026-11-01", "cancelled", "50.00", "0.00", "50.00", 1, "CA", False, True),
+        ("o3", "k1", "2026-11-02", "shipped", "80.00", "0.00", "80.00", 1, "UK", True, False),
+        (
+            "o4",
+            "k3",
+            "2026-11-03",
+            "refunded",
+            "40.00",
+            "0.00",
+            "40.00",
+            1,
+            "US-West",
+            False,
+            False,
+        ),
+        (
+            "o5",
+            "k3",
+            "2026-11-07",
+            "placed",
+            "25.50",
+            "0.50",
+            "25.00",
+            3,
+            "US-West",
+            True,
+            False,
+        ),
+        (
+            "o6",
+            "k4",
+            "2026-10-31",
+            "delivered",
+            "500.00",
+            "0.00",
+            "500.00",
+            1,
+            "UK",
+            True,
+            True,
+        ),
+        ("o7", "k4", "2026-11-08", "placed", "10.00", "0.00", "10.00", 1, "UK", True, False),
+    ],
+    "mart_marketing_roi": [
+        ("2026-11-01", "google_ads", "c1", "last_touch", "100.00", "250.00", "2", "1"),
+        ("2026-11-01", "google_ads", "c1", "first_touch", "100.00", "150.00", "1", "1"),
+        ("2026-11-03", "google_ads", "c2", "last_touch", "50.50", "100.25", "1", "0"),
+        ("2026-11-03", "google_ads", "c2", "first_touch", "50.50", "0.00", "0", "0"),
+        ("2026-11-07", "meta_ads", "m1", "last_touch", "80.00", "40.10", "1", "1"),
+        ("2026-11-07", "meta_ads", "m1", "first_touch", "80.00", "120.00", "1", "1"),
+        ("2026-11-05", "direct", "(none)", "last_touch", "0.00", "300.00", "3", "2"),
+        ("2026-11-05", "direct", "(none)", "first_touch", "0.00", "310.35", "3", "2"),
+        ("2026-10-31", "google_ads", "c1", "last_touch", "999.00", "999.00", "9", "9"),
+    ],
+    "fct_ad_spend_daily": [
+        ("2026-11-01", "google_ads", "c1", "Brand", "100.00", 1000, 50, "2.5"),
+        ("2026-11-03", "google_ads", "c2", "Generic", "50.50", 400, 20, "1"),
+        ("2026-11-07", "meta_ads", "m1", "Prospecting", "80.00", 3000, 30, "1"),
+        ("2026-10-26", "google_ads", "c1", "Brand", "10.00", 100, 5, "0"),
+    ],
+    "mart_funnel_daily": [
+        ("2026-11-01", "google_ads", 100, 20, 10, 5),
+        ("2026-11-07", "google_ads", 50, 10, 5, 3),
+        ("2026-11-07", "direct", 200, 30, 12, 6),
+    ],
+    "mart_sales_daily": [
+        ("2026-11-01", "footwear", "UK", 1, 1, "60.00", "54.00"),
+        ("2026-11-01", "apparel", "UK", 1, 1, "40.00", "36.00"),
+        ("2026-11-02", "footwear", "UK", 1, 1, "80.00", "80.00"),
+    ],
 }
 
 
@@ -154,13 +132,7 @@ def settings(tmp_path_factory) -> Settings:
     if os.environ.get("CARAVAN_PROJECT_DIR"):
         environ["CARAVAN_PROJECT_DIR"] = os.environ["CARAVAN_PROJECT_DIR"]
     settings = Settings.from_env(environ)
-    con = duckdb.connect(str(settings.warehouse_path))
-    con.execute("create schema analytics")
-    for table, (columns, rows) in TABLES.items():
-        con.execute(f"create table analytics.{table} ({columns})")
-        marks = ", ".join("?" * len(rows[0]))
-        con.executemany(f"insert into analytics.{table} values ({marks})", rows)
-    con.close()
+    write_analytics(settings.warehouse_path, TABLES)
     return settings
 
 
