@@ -1,12 +1,12 @@
 """The fault and misuse probes of issue 13, replayed on a real two-day chain.
 
-A clean `caravan demo` of two days is the baseline. Each probe works on a copy of its
-home, does to it what the probe did (a file rewritten after publishing, a source
-system that changed, a misused command), then runs the stage where the problem enters:
-through Airflow (`caravan run`), or through the same step functions the DAG tasks call.
-Each must fail loudly at that stage naming what was wrong, and leave `analytics` and
-every published partition as they were: compared with the baseline's own bytes and
-figures, not with anything the code under test reports.
+A clean `caravan demo` of two days is the baseline (tests/e2e/two_day_demo.py). Each
+probe works on a copy of its home, does to it what the probe did (a file rewritten after
+publishing, a source system that changed, a misused command), then runs the stage where
+the problem enters: through Airflow (`caravan run`), or through the same step functions
+the DAG tasks call. Each must fail loudly at that stage naming what was wrong, and leave
+`analytics` and every published partition as they were: compared with the baseline's own
+bytes and figures, not with anything the code under test reports.
 """
 
 from __future__ import annotations
@@ -34,41 +34,31 @@ from caravan.pipeline import ingest_steps, warehouse_steps
 from caravan.runner import airflow_connection
 from caravan.sources import PermanentSourceError
 from caravan.sources.registry import load_registry_lenient
+from tests.e2e.two_day_demo import CARAVAN, DEMO_DAYS, DEMO_SEED, demo_environ
 
 pytestmark = pytest.mark.e2e
 
-DAYS = ["2026-11-01", "2026-11-02"]
+DAYS = list(DEMO_DAYS)
 DS = DAYS[-1]
-SEED = 42
-CARAVAN = str(Path(sys.executable).with_name("caravan"))
-
-
-def clean_env(home: Path) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        # the simulator, not connections or settings from the caller's environment
-        if not name.startswith(("AIRFLOW_CONN_", "CARAVAN_")) and name != "AIRFLOW_HOME"
-    }
-    return env | {"CARAVAN_HOME": str(home), "CARAVAN_SEED": str(SEED)}
+SEED = DEMO_SEED
 
 
 def caravan(home: Path, *args: str) -> subprocess.CompletedProcess:
     """`caravan ARGS` on `home`, from inside it (where a relative path would land)."""
     return subprocess.run(
-        [CARAVAN, *args], env=clean_env(home), cwd=home, capture_output=True, text=True, timeout=900
+        [CARAVAN, *args],
+        env=demo_environ(home),
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("baseline")
-    result = caravan(home, "demo", "--start", DAYS[0], "--days", str(len(DAYS)))
-    log = home / "logs" / "run.log"
-    assert result.returncode == 0, (
-        result.stdout + result.stderr + (log.read_text()[-20000:] if log.exists() else "")
-    )
-    return home
+def baseline(two_day_demo) -> Path:
+    """The two-day demo's home, only read here: each probe works on a copy."""
+    return two_day_demo
 
 
 @pytest.fixture(scope="module")
@@ -392,7 +382,7 @@ def test_a_publish_killed_half_way_leaves_the_partition_absent_then_a_rerun_whol
     script = home / "killed.py"
     script.write_text(_KILLED_WHILE_PUBLISHING)
     killed = subprocess.run(
-        [sys.executable, str(script), shop_db, DS], env=clean_env(home), capture_output=True
+        [sys.executable, str(script), shop_db, DS], env=demo_environ(home), capture_output=True
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-3000:]
 
