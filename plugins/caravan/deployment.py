@@ -102,6 +102,8 @@ def airflow_settings(endpoints: Endpoints) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         # Task processes each import Python's data stack: a few a worker, not Celery's 16.
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+        # The worker imports GX, dbt, Cosmos and PySpark once, and its tasks inherit them.
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "caravan.celery_config.CELERY_CONFIG",
         # A worker killed mid-task: its task is failed (and retried) after this, not 5 min.
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
     }

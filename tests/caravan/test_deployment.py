@@ -5,6 +5,7 @@ it whole on PostgreSQL and Redis)."""
 from __future__ import annotations
 
 import io
+import os
 import stat
 import subprocess
 import sys
@@ -67,6 +68,30 @@ def test_the_celery_settings_are_the_deployments_on_this_machines_servers(tmp_pa
     plain = airflow_environ(settings(tmp_path))
     assert "AIRFLOW__CORE__EXECUTOR" not in plain
     assert plain["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite:///")
+
+
+def test_the_celery_worker_imports_what_the_tasks_import_before_it_forks_its_pool(tmp_path):
+    """Celery's own worker start (`loader.init_worker`, before the prefork pool), in a
+    fresh process with the deployment's settings: GX's gates, Cosmos, dbt and PySpark are
+    imported there, so every pool process and every task forked from one has them."""
+    environ = airflow_environ(
+        settings(tmp_path, CARAVAN_AIRFLOW_DB_URL=DB, CARAVAN_CELERY_BROKER_URL=BROKER)
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "CARAVAN_"))}
+    heavy = ["caravan.pipeline.gates", "cosmos.operators.local", "dbt.cli.main", "pyspark.sql"]
+    code = (
+        "import sys\n"
+        "from airflow.providers.celery.executors.celery_executor_utils import app\n"
+        f"heavy = {heavy!r}\n"
+        "before = [name for name in heavy if name in sys.modules]\n"
+        "app.loader.init_worker()\n"
+        "print(before, [name for name in heavy if name in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**env, **environ}, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == f"[] {heavy!r}"
 
 
 def test_a_broker_without_a_metadata_database_is_refused(tmp_path):
