@@ -767,18 +767,19 @@ def page_blocks(page: str, language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", page, flags=re.DOTALL)
 
 
-def test_the_adding_a_source_page_runs_as_written(chain, tmp_path):
-    """docs/adding-a-source.md, steps 1 to 6 as the page has them, on the demo chain's
-    warehouse: its YAML entry and CSV drop, its commands in order, and the dbt files it
-    shows, give the query output it shows (worked out by hand there: P-03's 12.00 + 7.80,
-    P-17's one good row)."""
+@pytest.fixture(scope="module")
+def page_run(chain, tmp_path_factory) -> dict:
+    """docs/adding-a-source.md, steps 1 to 6 as the page has them, on a copy of the demo
+    chain's home: its YAML entry and CSV drop, its commands in order, and the dbt files it
+    shows. Returns the home and each command's output."""
     import re
 
     from tests.project_copy import REPO, caravan_environ, copy_project
 
     text = (REPO / "docs" / "adding-a-source.md").read_text()
     page = text[text.index("## Worked example") : text.index("## Types and formats")]
-    home, project, landing = tmp_path / "home", tmp_path / "project", tmp_path / "landing"
+    root = tmp_path_factory.mktemp("adding_a_source")
+    home, project, landing = root / "home", root / "project", root / "landing"
     shutil.copytree(chain, home, ignore=shutil.ignore_patterns("*.log"))
     copy_project(project, page_blocks(page, "yaml")[0])
     landing.mkdir()
@@ -811,7 +812,16 @@ def test_the_adding_a_source_page_runs_as_written(chain, tmp_path):
             log.read_text()[-10000:] if log.exists() else ""
         )
         outputs.append(result.stdout)
+    return {"page": page, "home": home, "outputs": outputs}
 
+
+def test_the_adding_a_source_page_runs_as_written(page_run, chain):
+    """The page's commands give the query output it shows (worked out by hand there:
+    P-03's 12.00 + 7.80, P-17's one good row)."""
+    import re
+
+    page, home, outputs = page_run["page"], page_run["home"], page_run["outputs"]
+    assert "ingest_affiliate_network ok" in " ".join(outputs[0].split())
     assert (
         "wrote dbt_project/models/staging/affiliate_network/stg_affiliate_network__conversions.sql"
         in outputs[1]
@@ -826,3 +836,62 @@ def test_the_adding_a_source_page_runs_as_written(chain, tmp_path):
     ) == [("DECIMAL(12,2)",), ("TIMESTAMP WITH TIME ZONE",)]
     # The chain's own marts are published beside the new one, their rows unchanged.
     assert mart_totals(home) == mart_totals(chain)
+
+
+def read_partition(folder: Path) -> tuple[dict, list]:
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    records = [
+        json.loads(line)
+        for entry in manifest["files"]
+        for line in gzip.decompress((folder / entry["path"]).read_bytes()).splitlines()
+    ]
+    return manifest, records
+
+
+def test_the_pages_three_good_rows_are_published_as_it_says(page_run):
+    lake = page_run["home"] / "lake"
+    manifest, records = read_partition(lake / "raw/affiliate_network/conversions/ds=2026-11-01")
+    assert (manifest["delivered"], manifest["rows"], manifest["quarantined"]) == (5, 3, 2)
+    assert [r["conversion_id"] for r in records] == ["AFF-1001", "AFF-1002", "AFF-1005"]
+    assert records[1] == {  # as delivered
+        "conversion_id": "AFF-1002",
+        "partner_id": "P-03",
+        "order_id": "2026110100007",
+        "commission": "12.00",
+        "currency": "USD",
+        "converted_at": "2026-11-01 09:42:13",
+    }
+    # What each field was declared, and how it came.
+    assert manifest["schema"]["commission"] == "decimal(12,2) as string"
+    assert manifest["schema"]["converted_at"] == "timestamp (%Y-%m-%d %H:%M:%S) as string"
+    assert manifest["schema"]["partner_id"] == "string"
+
+
+def test_the_pages_typed_copy_holds_the_declared_types(page_run):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = page_run["home"] / "lake/curated/affiliate_network/conversions/ds=2026-11-01"
+    manifest = json.loads((folder / "_manifest.json").read_text())
+    assert (manifest["rows"], manifest["producer"]) == (3, "caravan.landing")
+    table = pq.read_table(folder / "part-00000.parquet")
+    assert table.schema.field("commission").type == pa.decimal128(12, 2)
+    assert table.schema.field("converted_at").type == pa.timestamp("us", tz="UTC")
+    assert [str(v) for v in table.column("commission").to_pylist()] == ["4.25", "12.00", "7.80"]
+    assert table.column("converted_at")[1].as_py().isoformat() == "2026-11-01T09:42:13+00:00"
+
+
+def test_the_pages_two_bad_rows_are_in_quarantine_with_the_reasons_it_shows(page_run):
+    lake = page_run["home"] / "lake"
+    _, rejected = read_partition(lake / "quarantine/affiliate_network/conversions/ds=2026-11-01")
+    found = [(r["reason"], r["origin"]) for r in rejected]
+    assert found == [
+        (
+            "field 'commission' is 'not-a-number', not a decimal(12,2)",
+            "conversions_2026-11-01.csv line 4",
+        ),
+        ("row has 5 cells, the header has 6", "conversions_2026-11-01.csv line 5"),
+    ]
+    assert rejected[1]["record"] == ["AFF-1004", "P-21", "2026110100019", "3.10", "USD"]
+    for reason, origin in found:
+        assert reason in page_run["page"] and origin in page_run["page"]
