@@ -2,9 +2,10 @@
 
 Starts `caravan up` (Airflow standalone on the simulator) in a fresh CARAVAN_HOME,
 backfills `ingest_web_analytics` over 30 days with `airflow backfill create`,
-checks each day's raw partition against the simulator's records, backfills a few
-of the days again (`--reprocess-behavior completed`) and checks that the data is
-the same, then stops `caravan up` with SIGTERM and checks nothing is left running.
+checks each day's raw partition against the simulator's records, checks that every
+server `caravan up` started listens on 127.0.0.1 only, backfills a few of the days
+again (`--reprocess-behavior completed`) and checks that the data is the same, then
+stops `caravan up` with SIGTERM and checks nothing is left running.
 
 What Airflow 3.3 does here (models/backfill.py, jobs/scheduler_job_runner.py):
 - `--from-date`/`--to-date` select runs by logical date, inclusive; for the daily
@@ -66,17 +67,32 @@ STARTUP_TIMEOUT = 300
 BACKFILL_TIMEOUT = 900
 STOP_TIMEOUT = 90
 POLL_SECONDS = 3
+# The ports Airflow's own log servers would take (the worker's and the triggerer's).
+AIRFLOW_LOG_PORTS = {8793, 8794}
+COMPONENTS_HEALTH = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 
 
 def clean_environ(home: Path) -> dict[str, str]:
     """The caller's environment without its Airflow or Caravan settings (connections
-    included: the simulator serves the sources)."""
+    included: the simulator serves the sources). Caravan's log server on a free port, not
+    Airflow's own log servers' 8793: a listener there would be one of theirs."""
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("AIRFLOW_", "CARAVAN_"))
     }
-    return {**env, "CARAVAN_HOME": str(home), "CARAVAN_SEED": str(SEED)}
+    return {
+        **env,
+        "CARAVAN_HOME": str(home),
+        "CARAVAN_SEED": str(SEED),
+        "CARAVAN_LOG_SERVER_PORT": str(free_port()),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def port_in_use(port: int) -> bool:
@@ -383,6 +399,58 @@ def check_files(home: Path, day: date, published: dict) -> None:
         assert len(text.splitlines()) == entry["rows"], (day, entry["path"])
 
 
+def listening(processes: list[psutil.Process]) -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket of `processes`."""
+    found = set()
+    for process in processes:
+        try:
+            connections = process.net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            continue
+        found |= {c.laddr[:2] for c in connections if c.status == psutil.CONN_LISTEN}
+    return found
+
+
+def check_every_server_listens_on_127_0_0_1_only(server: CaravanUp, task_log: Path) -> None:
+    """What `caravan up` promises with the default CARAVAN_BIND_HOST (caravan.webserver):
+    every component up, every server of theirs on 127.0.0.1, Airflow's own log servers
+    not started, and Caravan's log server serving `task_log` (a file under the log folder)
+    the way the API server fetches a running task's log."""
+    health = server.api.get("/api/v2/monitor/health")
+    assert all(health[part]["status"] == "healthy" for part in COMPONENTS_HEALTH), health
+    log_port = server.settings.log_server_port
+    sockets = listening(server.descendants())
+    assert {address for address, _ in sockets} == {"127.0.0.1"}, sockets
+    assert {PORT, log_port} <= {port for _, port in sockets}, sockets
+    assert not {port for _, port in sockets} & AIRFLOW_LOG_PORTS, sockets
+    log_server = [p for p in server.descendants() if "serve-logs" in p.cmdline()]
+    assert listening(log_server) == {("127.0.0.1", log_port)}
+    # Airflow's own log server, had the scheduler or the triggerer started one, would want
+    # Caravan's port (airflow_env sets theirs to it): the one that lost would end at once,
+    # unseen by the sockets above. It says it starts, whichever wins.
+    assert "Starting log server on" not in (server.settings.logs_dir / "standalone.log").read_text()
+
+    # The API server's way to a running task's log: http://<hostname>:<port>, with a token
+    # signed by the key every component shares.
+    env = {**server.env, **airflow_environ(server.settings)}
+    relative = task_log.relative_to(env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]).as_posix()
+    code = (
+        "from airflow.utils.net import get_hostname\n"
+        "from airflow.utils.log.file_task_handler import _fetch_logs_from_service\n"
+        f"url = f'http://{{get_hostname()}}:{log_port}/log/{relative}'\n"
+        f"response = _fetch_logs_from_service(url, {relative!r})\n"
+        "print(url, response.status_code, len(response.text), response.text == open("
+        f"{str(task_log)!r}).read())"
+    )
+    fetched = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert fetched.returncode == 0, fetched.stderr[-3000:]
+    url, status, size, same = fetched.stdout.split()[-4:]
+    assert (url, status, same) == (f"http://127.0.0.1:{log_port}/log/{relative}", "200", "True")
+    assert int(size) > 0
+
+
 def max_overlap(runs: list[dict]) -> int:
     """The most runs that were running at the same instant."""
     events = sorted(
@@ -430,6 +498,13 @@ def test_airflow_backfill_over_30_days_and_rerun_leave_the_same_data(caravan_up)
         assert found["delivered"] == found["rows"] + found["quarantined"], day
         assert found["run_id"] == runs[day]["dag_run_id"], day
         check_files(home, day, found)
+
+    # --- the servers: on this machine only -------------------------------------------
+    first_log = (
+        server.settings.logs_dir / "airflow" / f"dag_id={DAG_ID}"
+        / f"run_id={runs[DAYS[0]]['dag_run_id']}" / "task_id=extract" / "attempt=1.log"
+    )  # fmt: skip
+    check_every_server_listens_on_127_0_0_1_only(server, first_log)
 
     # --- the same days again: Airflow clears their runs and runs them again --------------
     began = time.monotonic()
