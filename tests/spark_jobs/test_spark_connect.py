@@ -25,6 +25,7 @@ from caravan.lake import Lake, Partition
 from caravan.sources import Delivered
 from caravan.sources.ingest import publish, stage
 from caravan.sources.registry import load_registry
+from spark_jobs.common.session import C1_ONLY
 
 REPO = Path(__file__).resolve().parents[2]
 DS = "2026-11-03"
@@ -71,6 +72,12 @@ def connect_url(tmp_path_factory) -> str:
             "--conf", "spark.sql.session.timeZone=UTC",
             "--conf", "spark.sql.ansi.enabled=true",
             "--conf", "spark.ui.enabled=false",
+            # What the local session sets for a day's small data (spark_jobs.common.session):
+            # Spark's default of 200 shuffle partitions and C2's compiles cost more CPU than
+            # the whole job here.
+            "--conf", "spark.sql.shuffle.partitions=4",
+            "--conf", "spark.sql.codegen.wholeStage=false",
+            "--driver-java-options", C1_ONLY,
             "--driver-memory", "1g",
         ]  # fmt: skip
         subprocess.run(start, env=env, check=True, capture_output=True, timeout=60)
