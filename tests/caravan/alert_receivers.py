@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.ports import free_port
 
 WEBHOOK_PATH = "/services/T000/B000/"
 
@@ -73,16 +74,10 @@ class Mailbox:
         return html.unescape(parts[0].get_payload(decode=True).decode())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def smtp_receiver(user: str, password: str) -> Iterator[Mailbox]:
     """An SMTP server on 127.0.0.1 that accepts only `user`/`password` (AUTH without TLS)."""
-    box = Mailbox(host="127.0.0.1", port=_free_port())
+    box = Mailbox(host="127.0.0.1", port=free_port())
 
     class Handler:
         async def handle_DATA(self, server, session, envelope) -> str:

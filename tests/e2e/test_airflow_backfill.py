@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ from caravan.settings import Settings
 from caravan.simulator.files import web_events
 from caravan.simulator.world import World
 from caravan.webserver import URL
+from tests.ports import answers, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -87,18 +87,6 @@ def clean_environ(home: Path) -> dict[str, str]:
         "CARAVAN_SEED": str(SEED),
         "CARAVAN_LOG_SERVER_PORT": str(free_port()),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def utc(timestamp: str | None) -> datetime | None:
@@ -354,7 +342,7 @@ def alive(processes) -> list[psutil.Process]:
 
 @pytest.fixture
 def caravan_up(tmp_path) -> Iterator[CaravanUp]:
-    if port_in_use(PORT):
+    if answers(PORT):
         pytest.skip(
             f"port {PORT} is in use: `caravan up` serves Airflow only there"
             " (AIRFLOW__API__PORT is fixed in caravan.airflow_env)"
@@ -545,4 +533,4 @@ def test_airflow_backfill_over_30_days_and_rerun_leave_the_same_data(caravan_up)
     # --- stop: SIGTERM, and nothing `caravan up` started is left running ------------------
     assert server.stop() == []
     assert server.process.returncode == 0
-    assert not port_in_use(PORT)
+    assert not answers(PORT)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from caravan.lake import Lake, Partition
 from caravan.settings import get_settings
 from caravan.simulator.world import World
 from caravan.sources.registry import load_registry
+from tests.ports import answers, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -39,18 +39,6 @@ REPO = Path(__file__).resolve().parents[2]
 SOURCES = sorted(load_registry(REPO / "dags" / "sources.yaml"))
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 REDIS_DB = 7  # a database of its own on the machine's Redis, emptied first
-
-
-def answers(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def clean_environ(home: Path) -> dict[str, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,23 +25,12 @@ from caravan.sources import Delivered
 from caravan.sources.ingest import publish, stage
 from caravan.sources.registry import load_registry
 from spark_jobs.common.session import C1_ONLY
+from tests.ports import answers, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DS = "2026-11-03"
 STARTUP_TIMEOUT = 120
 START_ATTEMPTS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +71,12 @@ def connect_url(tmp_path_factory) -> str:
         subprocess.run(start, env=env, check=True, capture_output=True, timeout=60)
         stop = [str(spark_home / "sbin" / "stop-connect-server.sh")]
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not listening(port) and time.monotonic() < deadline:
+        while not answers(port) and time.monotonic() < deadline:
             logs = "".join(p.read_text() for p in (work / "logs" / str(port)).glob("*.out"))
             if "could not bind" in logs or "Failed to bind" in logs:
                 break  # the port was taken meanwhile: another one
             time.sleep(1)
-        if listening(port):
+        if answers(port):
             try:
                 yield f"sc://127.0.0.1:{port}"
             finally:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 
 import psutil
+
+from tests.ports import answers
 
 # A parent as `caravan run` and `caravan demo` are: the runner's `embedded_sources` starts
 # the simulator, then it works (here: sleeps) until it is killed.
@@ -49,12 +50,6 @@ def gone(process: psutil.Process) -> bool:
         return True
 
 
-def refused(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(2)
-        return probe.connect_ex(("127.0.0.1", port)) != 0
-
-
 def test_a_sigkilled_runner_leaves_no_simulator_and_no_port_behind(tmp_path):
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT, str(tmp_path)],
@@ -70,7 +65,7 @@ def test_a_sigkilled_runner_leaves_no_simulator_and_no_port_behind(tmp_path):
         assert "caravan.simulator" in simulator.cmdline()
         ports = listening_ports(simulator)
         assert len(ports) == 4  # Google Ads, Meta, CRM, issue tracker
-        assert not any(refused(port) for port in ports)
+        assert all(answers(port, timeout=2) for port in ports)
 
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
@@ -78,7 +73,7 @@ def test_a_sigkilled_runner_leaves_no_simulator_and_no_port_behind(tmp_path):
         while not gone(simulator) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert gone(simulator), f"simulator (pid {simulator.pid}) outlived its parent"
-        assert all(refused(port) for port in ports)
+        assert not any(answers(port, timeout=2) for port in ports)
     finally:
         parent.kill()
         parent.wait()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from caravan.lake import Lake, Partition
 from caravan.settings import Settings
 from caravan.warehouse.dbt import dbt_profile
 from caravan.warehouse.snowflake import SnowflakeConnection, SnowflakeWarehouse
+from tests.ports import answers, free_port
 
 # A statement fakesnow cannot run comes back as HTTP 500, which the connector retries
 # until this timeout: fail a test in seconds, not minutes.
@@ -51,20 +51,13 @@ class FakesnowServer:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"fakesnow exited with {process.returncode}:\n{log.read_text()}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if answers(port):
+            return
         time.sleep(0.2)
     raise TimeoutError(f"fakesnow did not listen on port {port} in {timeout} s:\n{log.read_text()}")
 
@@ -73,7 +66,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: flo
 def fakesnow_server(tmp_path_factory) -> Iterator[FakesnowServer]:
     """One server for the session (it starts in about two seconds); each test gets its own
     database on it (`snowflake_database`). Its databases live in memory."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("fakesnow") / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
