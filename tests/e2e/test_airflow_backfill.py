@@ -47,6 +47,7 @@ from caravan.simulator.files import web_events
 from caravan.simulator.world import World
 from caravan.webserver import URL
 from tests.ports import answers, free_port
+from tests.processes import command_line
 
 pytestmark = pytest.mark.e2e
 
@@ -321,7 +322,7 @@ class CaravanUp:
         described = []
         for process in left:
             try:
-                described.append(f"{process.pid} {' '.join(process.cmdline())[:160]}")
+                described.append(f"{process.pid} {command_line(process)[:160]}")
                 process.kill()
             except psutil.Error:
                 pass
@@ -411,7 +412,7 @@ def check_every_server_listens_on_127_0_0_1_only(server: CaravanUp, task_log: Pa
     assert {address for address, _ in sockets} == {"127.0.0.1"}, sockets
     assert {PORT, log_port} <= {port for _, port in sockets}, sockets
     assert not {port for _, port in sockets} & AIRFLOW_LOG_PORTS, sockets
-    log_server = [p for p in server.descendants() if "serve-logs" in p.cmdline()]
+    log_server = [p for p in server.descendants() if "serve-logs" in command_line(p)]
     assert listening(log_server) == {("127.0.0.1", log_port)}
     # Airflow's own log server, had the scheduler or the triggerer started one, would want
     # Caravan's port (airflow_env sets theirs to it): the one that lost would end at once,

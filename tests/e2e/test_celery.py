@@ -29,6 +29,7 @@ from caravan.settings import get_settings
 from caravan.simulator.world import World
 from caravan.sources.registry import load_registry
 from tests.ports import answers, free_port
+from tests.processes import command_line
 
 pytestmark = pytest.mark.e2e
 
@@ -90,8 +91,9 @@ class Api:
 def worker_of(up: subprocess.Popen) -> psutil.Process:
     for child in psutil.Process(up.pid).children():
         # Celery retitles its process (`[celeryd: celery@host:MainProcess] …`); the only
-        # Celery component here is the worker (no Flower).
-        if "celery" in " ".join(child.cmdline()):
+        # Celery component here is the worker (no Flower). A killed worker is a zombie
+        # until caravan up reaps it: it has no command line, and is not the worker.
+        if "celery" in command_line(child):
             return child
     raise AssertionError("no Celery worker under caravan up")
 
@@ -190,7 +192,10 @@ def chain(deployment):
     wait_for(dbt_build_running, "the warehouse's dbt_build running", 900, deployment)
     killed = worker_of(deployment["up"])
     for process in [*killed.children(recursive=True), killed]:
-        process.send_signal(signal.SIGKILL)
+        try:
+            process.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:  # a child that ended on its own since it was listed
+            pass
 
     def worker_again():
         try:
