@@ -1,4 +1,5 @@
-"""Without Java, Caravan says so plainly instead of a stack trace; the warm-up job runs."""
+"""Without Java, Caravan says so plainly instead of a stack trace; the warm-up job runs; the
+local JVM compiles with C1 only and maps the class archive `make setup` built."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from spark_jobs.common.session import C1_ONLY, JavaNotFound, require_java, warm_up
+from spark_jobs.common.session import (
+    C1_ONLY,
+    CLASS_ARCHIVE,
+    JavaNotFound,
+    require_java,
+    warm_up,
+)
 
 
 def test_require_java_names_what_to_install(monkeypatch, tmp_path):
@@ -54,3 +61,12 @@ def test_the_warm_up_job_runs_and_leaves_nothing_behind(spark):
 def test_the_local_session_compiles_with_c1_only(spark):
     javas = [p for p in psutil.Process().children(recursive=True) if p.name() == "java"]
     assert javas and all(C1_ONLY in p.cmdline() for p in javas)
+
+
+def test_the_local_session_maps_the_class_archive_make_setup_built(spark):
+    # `make setup` (and so CI and `make test`) builds it; HotSpot maps it only when it
+    # accepts it (same Java, same classpath), and unmaps one it rejects.
+    assert CLASS_ARCHIVE.is_file()
+    [java] = [p for p in psutil.Process().children(recursive=True) if p.name() == "java"]
+    assert f"-XX:SharedArchiveFile={CLASS_ARCHIVE}" in java.cmdline()
+    assert str(CLASS_ARCHIVE) in {m.path for m in java.memory_maps()}
