@@ -60,7 +60,9 @@ demo: setup check-java
 test: setup check-java tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: setup
+# Lint needs the venv, not Spark's class archive: `make -j2 setup lint` (CI) runs the two
+# side by side.
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@$(MAKE) --no-print-directory lint-sql
@@ -68,7 +70,7 @@ lint: setup
 # sqlfluff over the dbt project's models (.sqlfluff, .sqlfluffignore), about 8 s: its dbt
 # templater compiles them on the DuckDB target, here with a warehouse file and dbt's target/
 # of their own in a temporary CARAVAN_HOME, so a lint never opens the demo's warehouse.
-lint-sql: setup
+lint-sql: $(STAMP)
 	home=$$(mktemp -d) && trap 'rm -rf "$$home"' EXIT && \
 	  CARAVAN_HOME="$$home" DBT_TARGET_PATH="$$home/target" $(BIN)/sqlfluff lint dbt_project
 

@@ -115,8 +115,19 @@ class Api:
         )
         if getattr(self, "token", None):
             request.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
+        # On two cores under the suite's load the API server has been seen not to answer a
+        # GET within 30 s: a GET, which changes nothing, is asked again on a new connection.
+        tries = 3 if method == "GET" else 1
+        for attempt in range(1, tries + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.load(response)
+            except (TimeoutError, urllib.error.URLError) as error:
+                timed_out = isinstance(error, TimeoutError) or isinstance(
+                    getattr(error, "reason", None), TimeoutError
+                )
+                if not timed_out or attempt == tries:
+                    raise
 
     def get(self, path: str, **params) -> dict:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""

@@ -23,6 +23,8 @@ import psutil
 import pytest
 import requests
 import sqlalchemy
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 from caravan.lake import Lake, Partition
 from caravan.settings import get_settings
@@ -64,17 +66,22 @@ class Api:
 
     def __init__(self, url: str, user: str, password: str) -> None:
         self.url = url
-        answer = requests.post(f"{url}/auth/token", json={"username": user, "password": password})
+        # On two cores under the suite's load the API server has been seen not to answer a
+        # GET within 30 s: urllib3 asks a GET, which changes nothing, again on a timeout.
+        self.http = requests.Session()
+        retry = Retry(total=2, connect=0, status=0, read=2, allowed_methods={"GET"})
+        self.http.mount(url, HTTPAdapter(max_retries=retry))
+        answer = self.http.post(f"{url}/auth/token", json={"username": user, "password": password})
         answer.raise_for_status()
         self.headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
     def get(self, path: str) -> dict:
-        answer = requests.get(f"{self.url}/api/v2/{path}", headers=self.headers, timeout=30)
+        answer = self.http.get(f"{self.url}/api/v2/{path}", headers=self.headers, timeout=30)
         answer.raise_for_status()
         return answer.json()
 
     def send(self, method: str, path: str, body: dict) -> dict:
-        answer = requests.request(
+        answer = self.http.request(
             method, f"{self.url}/api/v2/{path}", headers=self.headers, json=body, timeout=30
         )
         answer.raise_for_status()
