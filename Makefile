@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CLASS_ARCHIVE := $(VENV)/share/caravan/spark-classes.jsa
+# Whether Spark will find a java (on PATH or in JAVA_HOME), as a shell condition.
+# (An empty JAVA_HOME is not one: "$$JAVA_HOME/bin/java" would be /bin/java.)
+JAVA_FOUND := { command -v java >/dev/null 2>&1 || { [ -n "$$JAVA_HOME" ] && [ -x "$$JAVA_HOME/bin/java" ]; }; }
 
 .PHONY: setup tools demo test lint lint-sql format up docs quality bench bench-spark bench-chain bench-gates clean check-java
 
@@ -26,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 # Built again with each install and each change of the warm-up; without Java, setup goes on
 # without it (check-java says why).
 $(CLASS_ARCHIVE): $(STAMP) spark_jobs/common/session.py
-	@if command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ]; then \
+	@if $(JAVA_FOUND); then \
 	  $(BIN)/python -m spark_jobs.common.session 2>$(VENV)/class-archive.log \
 	    || { cat $(VENV)/class-archive.log; exit 1; }; \
 	else echo "No Java: Spark's class archive is not built (make check-java)."; fi
@@ -48,7 +51,7 @@ $(CHECKOV_STAMP): | $(STAMP)
 	touch $(CHECKOV_STAMP)
 
 check-java:
-	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
+	@$(JAVA_FOUND) || { \
 	  echo "Caravan's Spark jobs need Java 17+, and none was found."; \
 	  echo "Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME."; \
 	  exit 2; }
